@@ -1,0 +1,16 @@
+// Internal layout of the NTT tables shared by the scalar and vector kernels.
+#pragma once
+
+#include <vector>
+
+#include "hecnn/math/ntt.h"
+
+namespace hecnn::math {
+
+struct NTTTables::Tables {
+    // psi^bitrev(i) and psi^-bitrev(i) with their Shoup quotients.
+    std::vector<u64> psi, psi_shoup, inv_psi, inv_psi_shoup;
+    u64 inv_n = 0, inv_n_shoup = 0;
+};
+
+}  // namespace hecnn::math
