@@ -1,0 +1,37 @@
+// Fast RNS base conversion (Bajard et al. / HPS "approximate" variant).
+//
+// For x given by residues x_i modulo the source primes q_i (product Q), computes
+//   conv_t(x) = Σ_i [x_i · (Q/q_i)^{-1}]_{q_i} · (Q/q_i)  mod t
+// for each target prime t. The result equals x + u·Q for a small integer 0 <= u < #source
+// primes — exact enough for the ModUp/ModDown steps of hybrid key switching, where that
+// multiple of Q is absorbed by the noise.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "hecnn/math/modulus.h"
+
+namespace hecnn::math {
+
+class BaseConverter {
+public:
+    BaseConverter(std::vector<Modulus> source, std::vector<Modulus> targets);
+
+    std::size_t source_count() const { return src_.size(); }
+    std::size_t target_count() const { return dst_.size(); }
+    const std::vector<Modulus>& targets() const { return dst_; }
+
+    // src: source_count() pointers to n residues; dst: one pointer per selected target
+    // (target_indices[k] names the target written to dst[k]), n residues each.
+    void convert(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
+                 std::size_t n) const;
+
+private:
+    std::vector<Modulus> src_, dst_;
+    std::vector<u64> inv_punct_, inv_punct_shoup_;  // (Q/q_i)^{-1} mod q_i
+    std::vector<u64> punct_mod_t_;                  // [t * S + i] = (Q/q_i) mod t
+};
+
+}  // namespace hecnn::math

@@ -1,0 +1,288 @@
+#include "hecnn/ckks/evaluator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "keyswitch.h"
+#include "poly_ops.h"
+#include "precomp.h"
+
+namespace hecnn::ckks {
+namespace {
+
+std::string log2_str(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "2^%.6f", std::log2(s));
+    return buf;
+}
+
+bool same_scale(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(std::fabs(a), std::fabs(b)); }
+
+// Apply f(poly, limb) to every (polynomial, limb) pair of a block, in parallel.
+template <class F>
+void for_each_limb(const PolyBlock& a, F&& f) {
+    const std::size_t polys = a.polys(), limbs = a.limbs();
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t pi = 0; pi < polys * limbs; ++pi) f(pi / limbs, pi % limbs);
+}
+
+}  // namespace
+
+Evaluator::Evaluator(ContextPtr ctx) : ctx_(std::move(ctx)) {
+    if (!ctx_) throw std::invalid_argument("Evaluator: null context");
+}
+
+void Evaluator::check_mine(const char* op, const PolyBlock& a) const {
+    if (a.empty()) throw std::invalid_argument(std::string(op) + ": empty operand");
+    if (a.context() != ctx_ && a.context()->id() != ctx_->id())
+        throw std::invalid_argument(std::string(op) + ": operand belongs to other parameters (id " + a.context()->id_hex() +
+                                    ", evaluator " + ctx_->id_hex() + ")");
+}
+
+void Evaluator::check_same(const char* op, const PolyBlock& a, const PolyBlock& b) const {
+    check_mine(op, a);
+    check_mine(op, b);
+    if (a.level() != b.level())
+        throw std::invalid_argument(std::string(op) + ": level mismatch (" + std::to_string(a.level()) + " vs " +
+                                    std::to_string(b.level()) + "); drop the higher one to the lower level first");
+    if (!same_scale(a.scale(), b.scale()))
+        throw std::invalid_argument(std::string(op) + ": scale mismatch (" + log2_str(a.scale()) + " vs " + log2_str(b.scale()) +
+                                    "); rescale or multiply one operand to match");
+}
+
+void Evaluator::to_ntt_inplace(Ciphertext& a) const {
+    check_mine("to_ntt", a);
+    if (a.is_ntt()) return;
+    for_each_limb(a, [&](std::size_t k, std::size_t i) { ctx_->ntt(i).forward(a.limb(k, i)); });
+    a.set_ntt(true);
+}
+
+void Evaluator::to_coeff_inplace(Ciphertext& a) const {
+    check_mine("to_coeff", a);
+    if (!a.is_ntt()) return;
+    for_each_limb(a, [&](std::size_t k, std::size_t i) { ctx_->ntt(i).inverse(a.limb(k, i)); });
+    a.set_ntt(false);
+}
+
+namespace {
+template <class Op>
+void add_like(const Evaluator& ev, Ciphertext& a, const Ciphertext& b, Op op) {
+    const Ciphertext* bp = &b;
+    Ciphertext converted;
+    if (a.is_ntt() != b.is_ntt()) {
+        converted = b;
+        a.is_ntt() ? ev.to_ntt_inplace(converted) : ev.to_coeff_inplace(converted);
+        bp = &converted;
+    }
+    const std::size_t common = std::min(a.size(), bp->size());
+    if (bp->size() > a.size()) {
+        Ciphertext grown(a.context(), a.level(), a.scale(), bp->size(), a.is_ntt());
+        std::copy(a.words().begin(), a.words().end(), grown.words().begin());
+        std::fill(grown.words().begin() + a.words().size(), grown.words().end(), 0);
+        a = std::move(grown);
+    }
+    const std::size_t n = a.n();
+    for_each_limb(a, [&](std::size_t k, std::size_t i) {
+        const u64 q = a.context()->modulus(i).value();
+        if (k < common) op(a.limb(k, i), bp->limb(k, i), a.limb(k, i), n, q);
+        else if (k < bp->size()) op(a.limb(k, i) /* zero */, bp->limb(k, i), a.limb(k, i), n, q);
+    });
+}
+}  // namespace
+
+void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
+    check_same("add", a, b);
+    add_like(*this, a, b, detail::add_limb);
+}
+
+void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {
+    check_same("sub", a, b);
+    add_like(*this, a, b, detail::sub_limb);
+}
+
+void Evaluator::negate_inplace(Ciphertext& a) const {
+    check_mine("negate", a);
+    const std::size_t n = a.n();
+    for_each_limb(a, [&](std::size_t k, std::size_t i) { detail::negate_limb(a.limb(k, i), a.limb(k, i), n, ctx_->modulus(i).value()); });
+}
+
+Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext r = a;
+    add_inplace(r, b);
+    return r;
+}
+
+Ciphertext Evaluator::sub(const Ciphertext& a, const Ciphertext& b) const {
+    Ciphertext r = a;
+    sub_inplace(r, b);
+    return r;
+}
+
+void Evaluator::add_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check_same("add_plain", a, p);
+    if (a.is_ntt() != p.is_ntt()) throw std::invalid_argument("add_plain: ciphertext and plaintext are in different forms");
+    const std::size_t n = a.n();
+    for_each_limb(p, [&](std::size_t, std::size_t i) { detail::add_limb(a.limb(0, i), p.limb(0, i), a.limb(0, i), n, ctx_->modulus(i).value()); });
+}
+
+void Evaluator::sub_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check_same("sub_plain", a, p);
+    if (a.is_ntt() != p.is_ntt()) throw std::invalid_argument("sub_plain: ciphertext and plaintext are in different forms");
+    const std::size_t n = a.n();
+    for_each_limb(p, [&](std::size_t, std::size_t i) { detail::sub_limb(a.limb(0, i), p.limb(0, i), a.limb(0, i), n, ctx_->modulus(i).value()); });
+}
+
+void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const {
+    check_mine("multiply_plain", a);
+    check_mine("multiply_plain", p);
+    if (p.level() < a.level())
+        throw std::invalid_argument("multiply_plain: plaintext level " + std::to_string(p.level()) + " is below the ciphertext's " +
+                                    std::to_string(a.level()));
+    const bool was_ntt = a.is_ntt();
+    to_ntt_inplace(a);
+    const std::size_t n = a.n(), limbs = a.limbs();
+#pragma omp parallel for
+    for (std::size_t i = 0; i < limbs; ++i) {
+        const Modulus& q = ctx_->modulus(i);
+        math::AlignedVector<u64> pn(p.limb(0, i), p.limb(0, i) + n);
+        if (!p.is_ntt()) ctx_->ntt(i).forward(pn.data());
+        for (std::size_t k = 0; k < a.size(); ++k) detail::mul_limb(a.limb(k, i), pn.data(), a.limb(k, i), n, q);
+    }
+    a.set_scale(a.scale() * p.scale());
+    if (!was_ntt) to_coeff_inplace(a);
+}
+
+void Evaluator::add_scalar_inplace(Ciphertext& a, double c) const {
+    check_mine("add_scalar", a);
+    std::vector<u64> v(a.limbs());
+    detail::real_to_residues(c * a.scale(), {ctx_->data_moduli().data(), a.limbs()}, v);
+    const std::size_t n = a.n();
+    for (std::size_t i = 0; i < a.limbs(); ++i) {
+        const Modulus& q = ctx_->modulus(i);
+        u64* c0 = a.limb(0, i);
+        if (a.is_ntt()) {
+            for (std::size_t x = 0; x < n; ++x) c0[x] = q.add(c0[x], v[i]);  // a constant is the same in every NTT slot
+        } else {
+            c0[0] = q.add(c0[0], v[i]);  // ... and the constant coefficient in coefficient form
+        }
+    }
+}
+
+void Evaluator::multiply_scalar_inplace(Ciphertext& a, double c, double scalar_scale) const {
+    check_mine("multiply_scalar", a);
+    if (!(scalar_scale > 0) || !std::isfinite(scalar_scale)) throw std::invalid_argument("multiply_scalar: scale must be positive");
+    std::vector<u64> v(a.limbs());
+    detail::real_to_residues(c * scalar_scale, {ctx_->data_moduli().data(), a.limbs()}, v);
+    const std::size_t n = a.n();
+    for_each_limb(a, [&](std::size_t k, std::size_t i) { detail::mul_scalar_limb(a.limb(k, i), v[i], a.limb(k, i), n, ctx_->modulus(i).value()); });
+    a.set_scale(a.scale() * scalar_scale);
+}
+
+void Evaluator::multiply_integer_inplace(Ciphertext& a, std::int64_t kint) const {
+    check_mine("multiply_integer", a);
+    const std::size_t n = a.n();
+    for_each_limb(a, [&](std::size_t k, std::size_t i) {
+        const Modulus& q = ctx_->modulus(i);
+        detail::mul_scalar_limb(a.limb(k, i), q.reduce_signed(kint), a.limb(k, i), n, q.value());
+    });
+}
+
+Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
+    check_mine("multiply", a);
+    check_mine("multiply", b);
+    if (a.level() != b.level())
+        throw std::invalid_argument("multiply: level mismatch (" + std::to_string(a.level()) + " vs " + std::to_string(b.level()) + ")");
+    if (a.size() != 2 || b.size() != 2) throw std::invalid_argument("multiply: operands must be relinearised (size 2)");
+    const bool sq = &a == &b;
+    const std::size_t n = a.n(), limbs = a.limbs();
+    Ciphertext r(ctx_, a.level(), a.scale() * b.scale(), 3, true);
+#pragma omp parallel for
+    for (std::size_t i = 0; i < limbs; ++i) {
+        const Modulus& q = ctx_->modulus(i);
+        math::AlignedVector<u64> a0(a.limb(0, i), a.limb(0, i) + n), a1(a.limb(1, i), a.limb(1, i) + n);
+        if (!a.is_ntt()) ctx_->ntt(i).forward(a0.data()), ctx_->ntt(i).forward(a1.data());
+        u64 *d0 = r.limb(0, i), *d1 = r.limb(1, i), *d2 = r.limb(2, i);
+        if (sq) {
+            for (std::size_t x = 0; x < n; ++x) {
+                d0[x] = q.mul(a0[x], a0[x]);
+                const u64 m = q.mul(a0[x], a1[x]);
+                d1[x] = q.add(m, m);
+                d2[x] = q.mul(a1[x], a1[x]);
+            }
+        } else {
+            math::AlignedVector<u64> b0(b.limb(0, i), b.limb(0, i) + n), b1(b.limb(1, i), b.limb(1, i) + n);
+            if (!b.is_ntt()) ctx_->ntt(i).forward(b0.data()), ctx_->ntt(i).forward(b1.data());
+            for (std::size_t x = 0; x < n; ++x) {
+                d0[x] = q.mul(a0[x], b0[x]);
+                d1[x] = q.add(q.mul(a0[x], b1[x]), q.mul(a1[x], b0[x]));
+                d2[x] = q.mul(a1[x], b1[x]);
+            }
+        }
+    }
+    return r;
+}
+
+Ciphertext Evaluator::square(const Ciphertext& a) const { return multiply(a, a); }
+
+void Evaluator::relinearize_inplace(Ciphertext& a, const RelinKey& rk) const {
+    check_mine("relinearize", a);
+    if (a.size() != 3) throw std::invalid_argument("relinearize: expects a size-3 ciphertext, got size " + std::to_string(a.size()));
+    if (rk.context() != ctx_ && rk.context()->id() != ctx_->id())
+        throw std::invalid_argument("relinearize: relinearisation key belongs to other parameters");
+    to_ntt_inplace(a);  // d0, d1 are folded into the key switch in NTT form
+    const std::size_t n = a.n(), limbs = a.limbs();
+    math::AlignedVector<u64> d2c(a.limb(2, 0), a.limb(2, 0) + limbs * n);
+#pragma omp parallel for
+    for (std::size_t i = 0; i < limbs; ++i) ctx_->ntt(i).inverse(d2c.data() + i * n);
+    Ciphertext out(ctx_, a.level(), a.scale(), 2, false);
+    detail::key_switch(*ctx_, a.level(), d2c.data(), a.limb(2, 0), rk, a.limb(0, 0), a.limb(1, 0), out.limb(0, 0), out.limb(1, 0));
+    a = std::move(out);
+}
+
+void Evaluator::rescale_inplace(Ciphertext& a) const {
+    check_mine("rescale", a);
+    const int l = a.level();
+    if (l == 0) throw std::invalid_argument("rescale: the ciphertext is at level 0, no prime left to divide by");
+    const auto& pre = ctx_->precomp();
+    const std::size_t n = a.n();
+    const Modulus& ql = ctx_->modulus(l);
+    const u64 half = ql.value() >> 1;
+    const bool ntt = a.is_ntt();
+    // Rounded division: x' = (x - [x]_{q_l}) / q_l with [x]_{q_l} centred in (-q_l/2, q_l/2].
+    for (std::size_t k = 0; k < a.size(); ++k) {
+        math::AlignedVector<u64> last(a.limb(k, l), a.limb(k, l) + n);
+        if (ntt) ctx_->ntt(l).inverse(last.data());
+#pragma omp parallel for
+        for (int i = 0; i < l; ++i) {
+            const Modulus& q = ctx_->modulus(i);
+            const u64 qv = q.value(), qlm = pre.rescale_qmod[l][i], w = pre.rescale_inv[l][i], ws = pre.rescale_inv_shoup[l][i];
+            math::AlignedVector<u64> r(n);
+            for (std::size_t x = 0; x < n; ++x) {
+                const u64 v = last[x], rv = q.reduce(v);
+                r[x] = v > half ? (rv >= qlm ? rv - qlm : rv + qv - qlm) : rv;
+            }
+            if (ntt) ctx_->ntt(i).forward(r.data());
+            u64* xi = a.limb(k, i);
+            for (std::size_t x = 0; x < n; ++x) xi[x] = math::mul_shoup(xi[x] + qv - r[x], w, ws, qv);
+        }
+    }
+    a.drop_to_level(l - 1);
+    a.set_scale(a.scale() / static_cast<double>(ql.value()));
+}
+
+void Evaluator::drop_to_level_inplace(Ciphertext& a, int level) const {
+    check_mine("drop_to_level", a);
+    a.drop_to_level(level);
+}
+
+Ciphertext Evaluator::square_relin_rescale(const Ciphertext& a, const RelinKey& rk) const {
+    Ciphertext r = square(a);
+    relinearize_inplace(r, rk);
+    rescale_inplace(r);
+    return r;
+}
+
+}  // namespace hecnn::ckks

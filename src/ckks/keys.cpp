@@ -1,0 +1,118 @@
+#include "hecnn/ckks/keys.h"
+
+#include <stdexcept>
+
+#include "poly_ops.h"
+#include "precomp.h"
+
+namespace hecnn::ckks {
+
+SecretKey SecretKey::from_coefficients(ContextPtr ctx, std::vector<std::int8_t> coeffs) {
+    if (!ctx) throw std::invalid_argument("SecretKey: null context");
+    const std::size_t n = ctx->n(), ext = ctx->data_count() + ctx->special_count();
+    if (coeffs.size() != n) throw std::invalid_argument("SecretKey: expected " + std::to_string(n) + " coefficients");
+    for (auto c : coeffs)
+        if (c < -1 || c > 1) throw std::invalid_argument("SecretKey: coefficients must be ternary (-1, 0, 1)");
+    SecretKey sk;
+    sk.ctx_ = std::move(ctx);
+    sk.coeffs_ = std::move(coeffs);
+    sk.ntt_.resize(ext * n);
+#pragma omp parallel for
+    for (std::size_t i = 0; i < ext; ++i) {
+        u64* limb = sk.ntt_.data() + i * n;
+        detail::signed_to_limb<std::int8_t>(sk.coeffs_, sk.ctx_->modulus(i), limb);
+        sk.ctx_->ntt(i).forward(limb);
+    }
+    return sk;
+}
+
+void RelinKey::expand_uniform(const Context& ctx, const math::Seed& seed, u64* out) {
+    // Uniform residues are uniform in either domain, so they are sampled directly in NTT form.
+    math::Prng prng(seed);
+    const std::size_t ext = ctx.data_count() + ctx.special_count(), n = ctx.n();
+    for (std::size_t i = 0; i < ext; ++i) prng.uniform_mod(ctx.modulus(i), {out + i * n, n});
+}
+
+RelinKey::RelinKey(ContextPtr ctx, std::vector<math::Seed> seeds) : ctx_(std::move(ctx)), seeds_(std::move(seeds)) {
+    if (!ctx_) throw std::invalid_argument("RelinKey: null context");
+    if (seeds_.size() != static_cast<std::size_t>(ctx_->dnum()))
+        throw std::invalid_argument("RelinKey: expected " + std::to_string(ctx_->dnum()) + " digits, got " + std::to_string(seeds_.size()));
+    const std::size_t per = ext_limbs() * ctx_->n();
+    b_.resize(seeds_.size() * per);
+    a_.resize(seeds_.size() * per);
+#pragma omp parallel for
+    for (std::size_t j = 0; j < seeds_.size(); ++j) expand_uniform(*ctx_, seeds_[j], a_.data() + j * per);
+}
+
+KeyGenerator::KeyGenerator(ContextPtr ctx, math::Prng prng) : ctx_(std::move(ctx)), prng_(std::move(prng)) {
+    if (!ctx_) throw std::invalid_argument("KeyGenerator: null context");
+    std::vector<std::int8_t> s(ctx_->n());
+    prng_.ternary(s);
+    sk_ = SecretKey::from_coefficients(ctx_, std::move(s));
+}
+
+KeyGenerator::KeyGenerator(ContextPtr ctx) : KeyGenerator(std::move(ctx), math::Prng()) {}
+
+KeyGenerator::KeyGenerator(ContextPtr ctx, SecretKey sk) : ctx_(std::move(ctx)), sk_(std::move(sk)) {
+    if (!ctx_ || sk_.context() != ctx_) throw std::invalid_argument("KeyGenerator: secret key belongs to other parameters");
+}
+
+KeyGenerator KeyGenerator::insecure_test_only_from_seed(ContextPtr ctx, const math::Seed& seed) {
+    return KeyGenerator(std::move(ctx), math::Prng(seed));
+}
+
+PublicKey KeyGenerator::create_public_key() {
+    const auto& ctx = *ctx_;
+    const std::size_t n = ctx.n();
+    const int top = ctx.max_level();
+    Ciphertext pk(ctx_, top, 1.0, 2, /*ntt=*/true);
+    std::vector<std::int64_t> e(n);
+    prng_.gaussian(detail::kErrorSigma, e);
+    math::AlignedVector<u64> tmp(n);
+    for (std::size_t i = 0; i <= static_cast<std::size_t>(top); ++i) {
+        const Modulus& q = ctx.modulus(i);
+        u64* b = pk.limb(0, i);
+        u64* a = pk.limb(1, i);
+        prng_.uniform_mod(q, {a, n});
+        detail::signed_to_limb<std::int64_t>(e, q, tmp.data());
+        ctx.ntt(i).forward(tmp.data());
+        // b = -a·s + e
+        detail::mul_limb(a, sk_.ntt_limb(i), b, n, q);
+        detail::sub_limb(tmp.data(), b, b, n, q.value());
+    }
+    return PublicKey(std::move(pk));
+}
+
+RelinKey KeyGenerator::create_relin_key() {
+    const auto& ctx = *ctx_;
+    const std::size_t n = ctx.n(), l1 = ctx.data_count(), ext = l1 + ctx.special_count();
+    const int alpha = ctx.digit_size();
+    std::vector<math::Seed> seeds(ctx.dnum());
+    for (auto& s : seeds) prng_.fill(s);
+    RelinKey rk(ctx_, seeds);
+    // s² in NTT form on the data primes (the gadget is zero on the special primes).
+    math::AlignedVector<u64> s2(l1 * n);
+    for (std::size_t i = 0; i < l1; ++i) detail::mul_limb(sk_.ntt_limb(i), sk_.ntt_limb(i), s2.data() + i * n, n, ctx.modulus(i));
+    std::vector<std::int64_t> e(n);
+    math::AlignedVector<u64> tmp(n);
+    for (std::size_t j = 0; j < rk.digits(); ++j) {
+        prng_.gaussian(detail::kErrorSigma, e);
+        for (std::size_t i = 0; i < ext; ++i) {
+            const Modulus& q = ctx.modulus(i);
+            u64* b = rk.b(j, i);
+            detail::signed_to_limb<std::int64_t>(e, q, tmp.data());
+            ctx.ntt(i).forward(tmp.data());
+            detail::mul_limb(rk.a(j, i), sk_.ntt_limb(i), b, n, q);
+            detail::sub_limb(tmp.data(), b, b, n, q.value());  // -a·s + e
+            const bool in_digit = i < l1 && static_cast<int>(i) / alpha == static_cast<int>(j);
+            if (in_digit) {
+                // + (P mod q_i)·s²
+                detail::mul_scalar_limb(s2.data() + i * n, ctx.precomp().p_mod_q[i], tmp.data(), n, q.value());
+                detail::add_limb(b, tmp.data(), b, n, q.value());
+            }
+        }
+    }
+    return rk;
+}
+
+}  // namespace hecnn::ckks

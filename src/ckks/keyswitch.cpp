@@ -1,0 +1,114 @@
+#include "keyswitch.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "hecnn/math/aligned_vector.h"
+#include "poly_ops.h"
+#include "precomp.h"
+
+namespace hecnn::ckks::detail {
+namespace {
+
+// Run f(begin, end) over [0, n) split into chunks, in parallel.
+template <class F>
+void parallel_columns(std::size_t n, F&& f) {
+    const std::size_t chunk = std::max<std::size_t>(1024, n / 8);
+#pragma omp parallel for schedule(static)
+    for (std::size_t c0 = 0; c0 < n; c0 += chunk) f(c0, std::min(n, c0 + chunk));
+}
+
+}  // namespace
+
+void key_switch(const Context& ctx, int level, const u64* d_coeff, const u64* d_ntt, const RelinKey& key,
+                const u64* extra0, const u64* extra1, u64* out0, u64* out1) {
+    const auto& pre = ctx.precomp();
+    const std::size_t n = ctx.n(), l1 = static_cast<std::size_t>(level) + 1, k = ctx.special_count();
+    const std::size_t total = l1 + k, data_count = ctx.data_count();
+    const int alpha = ctx.digit_size();
+    // Local limb t: data prime t for t < l1, special prime t - l1 after.
+    auto ext_index = [&](std::size_t t) { return t < l1 ? t : data_count + (t - l1); };
+
+    math::AlignedVector<u64> acc0(total * n), acc1(total * n), up(total * n);
+    const int digits = ctx.digits_at_level(level);
+    for (int j = 0; j < digits; ++j) {
+        const std::size_t start = static_cast<std::size_t>(j) * alpha;
+        const std::size_t size = std::min<std::size_t>(alpha, l1 - start);
+        const math::BaseConverter& conv = *pre.modup[j][size - 1];
+        // ModUp: every limb outside the digit, from the digit's coefficients.
+        std::vector<std::size_t> targets, locals;
+        for (std::size_t t = 0; t < total; ++t)
+            if (t < start || t >= start + size) targets.push_back(ext_index(t)), locals.push_back(t);
+        parallel_columns(n, [&](std::size_t c0, std::size_t c1) {
+            std::vector<const u64*> s(size);
+            std::vector<u64*> d(locals.size());
+            for (std::size_t i = 0; i < size; ++i) s[i] = d_coeff + (start + i) * n + c0;
+            for (std::size_t i = 0; i < locals.size(); ++i) d[i] = up.data() + locals[i] * n + c0;
+            conv.convert(s.data(), d, targets, c1 - c0);
+        });
+#pragma omp parallel for schedule(dynamic)
+        for (std::size_t t = 0; t < total; ++t) {
+            const std::size_t e = ext_index(t);
+            const Modulus& q = ctx.modulus(e);
+            const bool inside = t >= start && t < start + size;
+            const u64* x = inside ? d_ntt + t * n : up.data() + t * n;
+            if (!inside) ctx.ntt(e).forward(up.data() + t * n);
+            u64* a0 = acc0.data() + t * n;
+            u64* a1 = acc1.data() + t * n;
+            if (j == 0) {
+                mul_limb(x, key.b(j, e), a0, n, q);
+                mul_limb(x, key.a(j, e), a1, n, q);
+            } else {
+                mul_add_limb(x, key.b(j, e), a0, n, q);
+                mul_add_limb(x, key.a(j, e), a1, n, q);
+            }
+        }
+    }
+
+    // Fold P·extra into the data limbs (ModDown then returns ... + extra exactly).
+#pragma omp parallel for
+    for (std::size_t i = 0; i < l1; ++i) {
+        const u64 q = ctx.modulus(i).value(), pm = pre.p_mod_q[i], pms = math::shoup_precompute(pm, q);
+        for (int c = 0; c < 2; ++c) {
+            const u64* ex = c == 0 ? extra0 : extra1;
+            if (!ex) continue;
+            u64* a = (c == 0 ? acc0 : acc1).data() + i * n;
+            for (std::size_t x = 0; x < n; ++x) {
+                u64 s = a[x] + math::mul_shoup(ex[i * n + x], pm, pms, q);
+                a[x] = s >= q ? s - q : s;
+            }
+        }
+    }
+
+    // ModDown: all limbs to coefficient form, subtract the special part's conversion, ×P^{-1}.
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t tc = 0; tc < 2 * total; ++tc) {
+        const std::size_t t = tc % total;
+        u64* a = (tc < total ? acc0 : acc1).data() + t * n;
+        ctx.ntt(ext_index(t)).inverse(a);
+    }
+    std::vector<std::size_t> data_targets(l1);
+    for (std::size_t i = 0; i < l1; ++i) data_targets[i] = i;
+    for (int c = 0; c < 2; ++c) {
+        math::AlignedVector<u64>& acc = c == 0 ? acc0 : acc1;
+        u64* out = c == 0 ? out0 : out1;
+        // up (reused) receives the conversion of the special limbs onto the data primes.
+        parallel_columns(n, [&](std::size_t c0, std::size_t c1) {
+            std::vector<const u64*> s(k);
+            std::vector<u64*> d(l1);
+            for (std::size_t i = 0; i < k; ++i) s[i] = acc.data() + (l1 + i) * n + c0;
+            for (std::size_t i = 0; i < l1; ++i) d[i] = up.data() + i * n + c0;
+            pre.moddown->convert(s.data(), d, data_targets, c1 - c0);
+        });
+#pragma omp parallel for
+        for (std::size_t i = 0; i < l1; ++i) {
+            const u64 q = ctx.modulus(i).value(), w = pre.p_inv_mod_q[i], ws = pre.p_inv_mod_q_shoup[i];
+            const u64* a = acc.data() + i * n;
+            const u64* v = up.data() + i * n;
+            u64* o = out + i * n;
+            for (std::size_t x = 0; x < n; ++x) o[x] = math::mul_shoup(a[x] + q - v[x], w, ws, q);
+        }
+    }
+}
+
+}  // namespace hecnn::ckks::detail

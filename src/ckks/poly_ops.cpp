@@ -1,0 +1,55 @@
+#include "poly_ops.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace hecnn::ckks::detail {
+
+void add_limb(const u64* a, const u64* b, u64* out, std::size_t n, u64 q) {
+    for (std::size_t k = 0; k < n; ++k) {
+        u64 s = a[k] + b[k];
+        out[k] = s >= q ? s - q : s;
+    }
+}
+
+void sub_limb(const u64* a, const u64* b, u64* out, std::size_t n, u64 q) {
+    for (std::size_t k = 0; k < n; ++k) out[k] = a[k] >= b[k] ? a[k] - b[k] : a[k] + q - b[k];
+}
+
+void negate_limb(const u64* a, u64* out, std::size_t n, u64 q) {
+    for (std::size_t k = 0; k < n; ++k) out[k] = a[k] == 0 ? 0 : q - a[k];
+}
+
+void mul_limb(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    for (std::size_t k = 0; k < n; ++k) out[k] = q.mul(a[k], b[k]);
+}
+
+void mul_add_limb(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
+    for (std::size_t k = 0; k < n; ++k) out[k] = q.add(out[k], q.mul(a[k], b[k]));
+}
+
+void mul_scalar_limb(const u64* a, u64 w, u64* out, std::size_t n, u64 q) {
+    const u64 ws = math::shoup_precompute(w, q);
+    for (std::size_t k = 0; k < n; ++k) out[k] = math::mul_shoup(a[k], w, ws, q);
+}
+
+void real_to_residues(double x, std::span<const Modulus> moduli, std::span<u64> out) {
+    if (!std::isfinite(x)) throw std::invalid_argument("cannot encode a non-finite value (NaN or infinity)");
+    const double r = std::nearbyint(x);
+    if (std::fabs(r) < 9.2e18) {
+        const auto v = static_cast<std::int64_t>(r);
+        for (std::size_t i = 0; i < moduli.size(); ++i) out[i] = moduli[i].reduce_signed(v);
+        return;
+    }
+    // |r| = m · 2^e with a 53-bit integer m: residues of m times 2^e mod q.
+    int e = 0;
+    const double m = std::frexp(std::fabs(r), &e);  // |r| = m·2^e, m in [0.5, 1)
+    const auto mant = static_cast<std::uint64_t>(std::ldexp(m, 53));
+    const int shift = e - 53;  // >= 10 here
+    for (std::size_t i = 0; i < moduli.size(); ++i) {
+        u64 v = moduli[i].mul(moduli[i].reduce(mant), moduli[i].pow(2, static_cast<u64>(shift)));
+        out[i] = r < 0 ? moduli[i].neg(v) : v;
+    }
+}
+
+}  // namespace hecnn::ckks::detail

@@ -1,0 +1,58 @@
+#include "hecnn/math/rns.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace hecnn::math {
+
+BaseConverter::BaseConverter(std::vector<Modulus> source, std::vector<Modulus> targets)
+    : src_(std::move(source)), dst_(std::move(targets)) {
+    const std::size_t s = src_.size();
+    if (s == 0 || s > 64) throw std::invalid_argument("BaseConverter: 1..64 source primes required");
+    inv_punct_.resize(s);
+    inv_punct_shoup_.resize(s);
+    for (std::size_t i = 0; i < s; ++i) {
+        u64 prod = 1;
+        for (std::size_t j = 0; j < s; ++j)
+            if (j != i) prod = src_[i].mul(prod, src_[i].reduce(src_[j].value()));
+        inv_punct_[i] = src_[i].inv(prod);
+        inv_punct_shoup_[i] = shoup_precompute(inv_punct_[i], src_[i].value());
+    }
+    punct_mod_t_.resize(dst_.size() * s);
+    for (std::size_t t = 0; t < dst_.size(); ++t)
+        for (std::size_t i = 0; i < s; ++i) {
+            u64 prod = 1;
+            for (std::size_t j = 0; j < s; ++j)
+                if (j != i) prod = dst_[t].mul(prod, dst_[t].reduce(src_[j].value()));
+            punct_mod_t_[t * s + i] = prod;
+        }
+}
+
+void BaseConverter::convert(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
+                            std::size_t n) const {
+    if (dst.size() != target_indices.size()) throw std::invalid_argument("BaseConverter::convert: size mismatch");
+    const std::size_t s = src_.size();
+    constexpr std::size_t kBlock = 256;
+    u64 y[64 * kBlock];
+    for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
+        const std::size_t len = std::min(kBlock, n - c0);
+        for (std::size_t i = 0; i < s; ++i) {
+            const u64 q = src_[i].value(), w = inv_punct_[i], ws = inv_punct_shoup_[i];
+            const u64* x = src[i] + c0;
+            for (std::size_t c = 0; c < len; ++c) y[i * kBlock + c] = mul_shoup(x[c], w, ws, q);
+        }
+        for (std::size_t k = 0; k < dst.size(); ++k) {
+            const std::size_t t = target_indices[k];
+            const Modulus& mt = dst_[t];
+            const u64* pm = &punct_mod_t_[t * s];
+            u64* out = dst[k] + c0;
+            for (std::size_t c = 0; c < len; ++c) {
+                u128 acc = 0;
+                for (std::size_t i = 0; i < s; ++i) acc += static_cast<u128>(y[i * kBlock + c]) * pm[i];
+                out[c] = mt.reduce128(acc);
+            }
+        }
+    }
+}
+
+}  // namespace hecnn::math
