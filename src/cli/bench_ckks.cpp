@@ -1,0 +1,279 @@
+// `hecnn bench ckks`: median timings of every engine operation, single-threaded by
+// default, with two baselines measured in the same run:
+//  - key switching in SEAL's layout (one special prime, one digit per prime: O(L²)),
+//    on the same data primes, with the same engine;
+//  - the linear layer computed the way a general-purpose library does it: one scalar
+//    multiplication and one addition per multiply-accumulate, each fully reduced.
+// The anchor figures of Microsoft SEAL 4.4.3 on this kind of machine are printed next to
+// ours for reference (../shared/anchors/seal-ckks.md), as ratios.
+#include "bench_ckks.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "format.h"
+#include "hecnn/ckks/context.h"
+#include "hecnn/ckks/encoder.h"
+#include "hecnn/ckks/encryptor.h"
+#include "hecnn/ckks/evaluator.h"
+#include "hecnn/ckks/keys.h"
+#include "hecnn/math/csprng.h"
+
+namespace hecnn::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ckks::Ciphertext;
+
+struct Options {
+    std::vector<int> log_n{13, 14, 15};
+    std::string json;
+    int threads = 1;
+    int reps = 0;  // 0: per-operation defaults
+    bool baselines = true;
+};
+
+// Data primes of the anchor's parameter sets (P3, P2, P1) and our special primes,
+// chosen within the 128-bit budget: log2(QP) <= 218 / 438 / 881.
+ckks::ParametersLiteral bench_literal(int log_n, bool seal_layout) {
+    ckks::ParametersLiteral lit;
+    lit.log_n = log_n;
+    const int forties = log_n == 13 ? 2 : log_n == 14 ? 7 : 16;
+    lit.data_prime_bits.push_back(60);
+    lit.data_prime_bits.insert(lit.data_prime_bits.end(), forties, 40);
+    if (seal_layout) {
+        lit.special_prime_bits = {60};
+        lit.dnum = forties + 1;
+    } else if (log_n == 13) {
+        lit.special_prime_bits = {60};
+    } else if (log_n == 14) {
+        lit.special_prime_bits = {49, 49};
+    } else {
+        lit.special_prime_bits = {60, 60};
+    }
+    lit.log_scale = 40;
+    return lit;
+}
+
+// SEAL 4.4.3 medians (ms) from ../shared/anchors/seal-ckks.md, indexed by log N.
+const std::map<std::string, std::map<int, double>>& seal_anchor() {
+    static const std::map<std::string, std::map<int, double>> t = {
+        {"relin_keygen", {{15, 743}, {14, 83}, {13, 7.2}}},
+        {"encode", {{15, 19}, {14, 3.6}, {13, 0.80}}},
+        {"encrypt_pk", {{15, 84.6}, {14, 20.7}, {13, 4.6}}},
+        {"encrypt_sk", {{15, 41.0}, {14, 9.0}, {13, 1.9}}},
+        {"add", {{15, 1.55}, {14, 0.45}, {13, 0.063}}},
+        {"mul_scalar", {{15, 4.86}, {14, 1.40}, {13, 0.21}}},
+        {"mul", {{15, 13.1}, {14, 4.85}, {13, 0.49}}},
+        {"relin", {{15, 253}, {14, 38.6}, {13, 3.3}}},
+        {"rescale", {{15, 26.6}, {14, 6.65}, {13, 0.82}}},
+        {"square_relin_rescale", {{15, 289}, {14, 41.7}, {13, 4.6}}},
+        {"decrypt_decode", {{15, 72.7}, {14, 11.2}, {13, 1.4}}},
+        {"linear_per_mac", {{15, 9.31}, {14, 2.01}, {13, 0.354}}},
+    };
+    return t;
+}
+
+template <class Setup, class Run>
+double median_ms(int reps, Setup setup, Run run) {
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+        auto state = setup();
+        auto t0 = Clock::now();
+        run(state);
+        t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+template <class Run>
+double median_ms(int reps, Run run) {
+    return median_ms(reps, [] { return 0; }, [&](int&) { run(); });
+}
+
+std::vector<double> uniform(std::size_t n, math::Prng& prng) {
+    std::vector<double> v(n);
+    for (auto& x : v) x = std::ldexp(static_cast<double>(prng.next_u64() >> 11), -52) - 1.0;
+    return v;
+}
+
+double min_bits(const std::vector<double>& got, const std::vector<double>& want) {
+    double m = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) m = std::max(m, std::fabs(got[i] - want[i]));
+    return -std::log2(std::max(m, 1e-300));
+}
+
+nlohmann::json run_one(int log_n, const Options& opt) {
+    const auto ctx = ckks::Context::create(bench_literal(log_n, false));
+    const int reps = opt.reps > 0 ? opt.reps : (log_n >= 15 ? 5 : 11);
+    const int slow_reps = opt.reps > 0 ? opt.reps : 3;
+    std::cout << "\n== N = 2^" << log_n << ": " << ctx->describe() << "\n" << std::flush;
+    math::Prng prng;
+    ckks::KeyGenerator keygen(ctx);
+    ckks::Encoder encoder(ctx);
+    ckks::Evaluator eval(ctx);
+    const auto pk = keygen.create_public_key();
+    std::map<std::string, double> ms;
+
+    ms["relin_keygen"] = median_ms(slow_reps, [&] { (void)keygen.create_relin_key(); });
+    const auto rk = keygen.create_relin_key();
+    ckks::Encryptor enc_pk(ctx, pk), enc_sk(ctx, keygen.secret_key());
+    ckks::Decryptor dec(ctx, keygen.secret_key());
+    const auto values = uniform(ctx->slots(), prng);
+    ms["encode"] = median_ms(reps, [&] { (void)encoder.encode(values); });
+    const auto pt = encoder.encode(values);
+    ms["encrypt_pk"] = median_ms(reps, [&] { (void)enc_pk.encrypt(pt); });
+    ms["encrypt_sk"] = median_ms(reps, [&] { (void)enc_sk.encrypt_seeded(pt); });
+    const Ciphertext a = enc_pk.encrypt(pt), b = enc_pk.encrypt(encoder.encode(uniform(ctx->slots(), prng)));
+    ms["add"] = median_ms(reps, [&] { return a; }, [&](Ciphertext& x) { eval.add_inplace(x, b); });
+    const double qtop = static_cast<double>(ctx->data_moduli().back().value());
+    ms["mul_scalar"] = median_ms(reps, [&] { return a; }, [&](Ciphertext& x) { eval.multiply_scalar_inplace(x, 0.73, qtop); });
+    ms["mul"] = median_ms(reps, [&] { (void)eval.multiply(a, b); });
+    const Ciphertext prod = eval.multiply(a, b);
+    ms["relin"] = median_ms(reps, [&] { return prod; }, [&](Ciphertext& x) { eval.relinearize_inplace(x, rk); });
+    ms["rescale"] = median_ms(reps, [&] { return a; }, [&](Ciphertext& x) { eval.rescale_inplace(x); });
+    ms["square_relin_rescale"] = median_ms(reps, [&] { (void)eval.square_relin_rescale(a, rk); });
+    ms["decrypt_decode"] = median_ms(reps, [&] { (void)encoder.decode(dec.decrypt(a)); });
+
+    // The first conv of the CIFAR SqueezeNet: 27 inputs → 64 outputs, one rescale each.
+    const std::size_t kin = 27, kout = 64;
+    std::vector<Ciphertext> inputs;
+    std::vector<std::vector<double>> in_values;
+    for (std::size_t j = 0; j < kin; ++j) {
+        in_values.push_back(uniform(ctx->slots(), prng));
+        inputs.push_back(enc_sk.encrypt(encoder.encode(in_values.back())));
+    }
+    ckks::LinearMap map;
+    map.inputs = kin;
+    map.outputs = kout;
+    map.weights = uniform(kin * kout, prng);
+    map.bias = uniform(kout, prng);
+    ms["linear_27x64"] = median_ms(slow_reps, [&] { (void)eval.linear(inputs, map); });
+    ms["linear_per_mac"] = ms["linear_27x64"] / static_cast<double>(kin * kout);
+
+    // Precision: fresh, after square+relinearise+rescale, and after the linear layer.
+    nlohmann::json prec;
+    prec["fresh"] = min_bits(encoder.decode(dec.decrypt(a)), values);
+    std::vector<double> sq(values.size());
+    for (std::size_t i = 0; i < sq.size(); ++i) sq[i] = values[i] * values[i];
+    prec["square_relin_rescale"] = min_bits(encoder.decode(dec.decrypt(eval.square_relin_rescale(a, rk))), sq);
+    {
+        auto outs = eval.linear(inputs, map);
+        std::vector<double> want(ctx->slots());
+        double worst = 1e9;
+        for (std::size_t o = 0; o < 4; ++o) {
+            for (std::size_t s = 0; s < want.size(); ++s) {
+                double acc = map.bias[o];
+                for (std::size_t j = 0; j < kin; ++j) acc += map.weights[o * kin + j] * in_values[j][s];
+                want[s] = acc;
+            }
+            worst = std::min(worst, min_bits(encoder.decode(dec.decrypt(outs[o])), want));
+        }
+        prec["linear_27x64"] = worst;
+    }
+
+    nlohmann::json base;
+    if (opt.baselines) {
+        // Same engine, SEAL's key-switching layout.
+        const auto sctx = ckks::Context::create(bench_literal(log_n, true));
+        auto skg = ckks::KeyGenerator(sctx);
+        const auto srk = skg.create_relin_key();
+        ckks::Encoder senc(sctx);
+        ckks::Encryptor sencr(sctx, skg.secret_key());
+        ckks::Evaluator sev(sctx);
+        const Ciphertext sa = sencr.encrypt(senc.encode(values));
+        base["seal_layout"] = {{"special_primes", 1}, {"dnum", sctx->dnum()}};
+        const Ciphertext sprod = sev.square(sa);
+        base["ms"]["relin"] = median_ms(reps, [&] { return sprod; }, [&](Ciphertext& x) { sev.relinearize_inplace(x, srk); });
+        base["ms"]["square_relin_rescale"] = median_ms(reps, [&] { (void)sev.square_relin_rescale(sa, srk); });
+        // One scalar multiply + one add per MAC, every product reduced (4 outputs suffice).
+        const std::size_t bout = 4;
+        const double t = median_ms(slow_reps, [&] {
+            for (std::size_t o = 0; o < bout; ++o) {
+                Ciphertext acc;
+                for (std::size_t j = 0; j < kin; ++j) {
+                    Ciphertext term = inputs[j];
+                    eval.multiply_scalar_inplace(term, map.weights[o * kin + j], qtop);
+                    if (j == 0) acc = std::move(term);
+                    else eval.add_inplace(acc, term);
+                }
+                eval.add_scalar_inplace(acc, map.bias[o]);
+                eval.rescale_inplace(acc);
+            }
+        });
+        base["ms"]["linear_per_mac"] = t / static_cast<double>(kin * bout);
+    }
+
+    // Report.
+    std::printf("%-22s %12s %14s %10s %14s %10s\n", "operation", "hecnn", "SEAL anchor", "SEAL/us", "in-run base", "base/us");
+    for (auto& [name, v] : ms) {
+        const auto& anchor = seal_anchor();
+        std::string a = "-", ar = "-", bl = "-", br = "-";
+        if (auto it = anchor.find(name); it != anchor.end() && it->second.count(log_n)) {
+            a = human_ms(it->second.at(log_n));
+            char buf[32];
+            std::snprintf(buf, sizeof(buf), "%.1fx", it->second.at(log_n) / v);
+            ar = buf;
+        }
+        if (base.contains("ms") && base["ms"].contains(name)) {
+            const double bv = base["ms"][name].get<double>();
+            bl = human_ms(bv);
+            char buf[32];
+            std::snprintf(buf, sizeof(buf), "%.1fx", bv / v);
+            br = buf;
+        }
+        std::printf("%-22s %12s %14s %10s %14s %10s\n", name.c_str(), human_ms(v).c_str(), a.c_str(), ar.c_str(), bl.c_str(), br.c_str());
+    }
+    std::printf("precision (min bits, inputs in [-1,1]): fresh %.1f, square+relin+rescale %.1f, linear 27x64 %.1f\n",
+                prec["fresh"].get<double>(), prec["square_relin_rescale"].get<double>(), prec["linear_27x64"].get<double>());
+
+    nlohmann::json j;
+    j["log_n"] = log_n;
+    for (auto& m : ctx->data_moduli()) j["data_primes"].push_back(m.value());
+    for (auto& m : ctx->special_moduli()) j["special_primes"].push_back(m.value());
+    j["dnum"] = ctx->dnum();
+    j["threads"] = opt.threads;
+    j["ms"] = ms;
+    j["precision_bits"] = prec;
+    if (!base.is_null()) j["baseline"] = base;
+    return j;
+}
+
+}  // namespace
+
+void add_bench_ckks(CLI::App& bench) {
+    auto opt = std::make_shared<Options>();
+    auto* cmd = bench.add_subcommand("ckks", "Time every CKKS operation (medians) against in-run baselines and SEAL's anchor figures");
+    cmd->add_option("--log-n", opt->log_n, "Ring degrees to measure, as log2 N (13, 14, 15: SEAL's P3, P2, P1 chains)")
+        ->check(CLI::IsMember({13, 14, 15}))
+        ->capture_default_str();
+    cmd->add_option("--json", opt->json, "Write the results to this JSON file (an array, one object per log N)");
+    cmd->add_option("--threads", opt->threads, "Threads (1 = the single-threaded figures)")->check(CLI::Range(1, 1024))->capture_default_str();
+    cmd->add_option("--reps", opt->reps, "Repetitions per operation (0: 11, or 5 at N=2^15; 3 for key generation and the linear layer)")
+        ->check(CLI::Range(0, 1000));
+    cmd->add_flag("!--no-baselines", opt->baselines, "Skip the in-run baselines");
+    cmd->callback([opt] {
+        omp_set_num_threads(opt->threads);
+        std::cout << "hecnn bench ckks: " << opt->threads << " thread(s); times are medians.\n"
+                  << "SEAL anchor = Microsoft SEAL 4.4.3 on this kind of machine (shared/anchors/seal-ckks.md), single thread.\n"
+                  << "in-run base = the same engine in SEAL's layout (relin) or one reduced multiply+add per MAC (linear).\n";
+        nlohmann::json all = nlohmann::json::array();
+        for (int log_n : opt->log_n) all.push_back(run_one(log_n, *opt));
+        if (!opt->json.empty()) {
+            std::ofstream f(opt->json);
+            if (!f) throw std::runtime_error("cannot write " + opt->json);
+            f << all.dump(2) << "\n";
+            std::cout << "\nwrote " << opt->json << "\n";
+        }
+    });
+}
+
+}  // namespace hecnn::cli
