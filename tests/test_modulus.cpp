@@ -17,7 +17,10 @@ TEST(Modulus, BarrettMatchesNative128BitRemainder) {
         for (int i = 0; i < 20000; ++i) {
             u128 x = (static_cast<u128>(prng.next_u64()) << 64) | prng.next_u64();
             ASSERT_EQ(m.reduce128(x), static_cast<u64>(x % q));
+            const u64 y = prng.next_u64();
+            ASSERT_EQ(m.reduce(y), y % q);
         }
+        for (u64 y : {u64{0}, q - 1, q, 2 * q - 1, 2 * q, ~u64{0}, ~u64{0} - q}) ASSERT_EQ(m.reduce(y), y % q);
     }
     for (u64 q : {3ull, 65537ull, (1ull << 61) - 1}) {
         Modulus m(q);

@@ -33,8 +33,7 @@ void PolyBlock::drop_to_level(int level) {
     for (std::size_t k = 1; k < polys_; ++k)
         std::memmove(data_.data() + k * new_limbs * nn, data_.data() + k * old_limbs * nn, new_limbs * nn * sizeof(u64));
     level_ = level;
-    data_.resize(polys_ * new_limbs * nn);
-    data_.shrink_to_fit();
+    data_.resize(polys_ * new_limbs * nn);  // keeps the capacity: no reallocation, no copy
 }
 
 }  // namespace hecnn::ckks

@@ -111,7 +111,8 @@ std::shared_ptr<const Context> Context::create(const ParametersLiteral& lit) {
     auto sp = resolve_primes("special", lit.special_primes, lit.special_prime_bits, lit.log_n, taken);
     if (dp.empty()) fail("at least one data prime is required");
     if (sp.empty()) fail("at least one special prime is required (hybrid key switching)");
-    if (dp.size() > 64 || sp.size() > 64) fail("at most 64 data and 64 special primes");
+    // 48 keeps every 128-bit accumulation of key switching (<= 49 products < 2^122) exact.
+    if (dp.size() > 48 || sp.size() > 48) fail("at most 48 data and 48 special primes");
     for (u64 p : dp) ctx->data_.emplace_back(p);
     for (u64 p : sp) ctx->special_.emplace_back(p);
 

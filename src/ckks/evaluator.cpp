@@ -252,20 +252,32 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
     const u64 half = ql.value() >> 1;
     const bool ntt = a.is_ntt();
     // Rounded division: x' = (x - [x]_{q_l}) / q_l with [x]_{q_l} centred in (-q_l/2, q_l/2].
+    // In coefficient form this is one fused element-wise pass per limb.
     for (std::size_t k = 0; k < a.size(); ++k) {
-        math::AlignedVector<u64> last(a.limb(k, l), a.limb(k, l) + n);
-        if (ntt) ctx_->ntt(l).inverse(last.data());
+        math::AlignedVector<u64> last;
+        const u64* lastp = a.limb(k, l);
+        if (ntt) {
+            last.assign(lastp, lastp + n);
+            ctx_->ntt(l).inverse(last.data());
+            lastp = last.data();
+        }
 #pragma omp parallel for
         for (int i = 0; i < l; ++i) {
             const Modulus& q = ctx_->modulus(i);
             const u64 qv = q.value(), qlm = pre.rescale_qmod[l][i], w = pre.rescale_inv[l][i], ws = pre.rescale_inv_shoup[l][i];
-            math::AlignedVector<u64> r(n);
-            for (std::size_t x = 0; x < n; ++x) {
-                const u64 v = last[x], rv = q.reduce(v);
-                r[x] = v > half ? (rv >= qlm ? rv - qlm : rv + qv - qlm) : rv;
-            }
-            if (ntt) ctx_->ntt(i).forward(r.data());
+            // The centred last residue, reduced mod q_i: v - q_l when v > q_l/2.
+            auto centred = [&](u64 v) {
+                const u64 rv = q.reduce(v);
+                return v > half ? (rv >= qlm ? rv - qlm : rv + qv - qlm) : rv;
+            };
             u64* xi = a.limb(k, i);
+            if (!ntt) {
+                for (std::size_t x = 0; x < n; ++x) xi[x] = math::mul_shoup(xi[x] + qv - centred(lastp[x]), w, ws, qv);
+                continue;
+            }
+            math::AlignedVector<u64> r(n);
+            for (std::size_t x = 0; x < n; ++x) r[x] = centred(lastp[x]);
+            ctx_->ntt(i).forward(r.data());
             for (std::size_t x = 0; x < n; ++x) xi[x] = math::mul_shoup(xi[x] + qv - r[x], w, ws, qv);
         }
     }

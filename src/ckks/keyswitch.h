@@ -14,4 +14,8 @@ namespace hecnn::ckks::detail {
 void key_switch(const Context& ctx, int level, const u64* d_coeff, const u64* d_ntt, const RelinKey& key,
                 const u64* extra0, const u64* extra1, u64* out0, u64* out1);
 
+// ModDown: acc holds l+1+k limbs (data primes 0..l, then the special primes) in coefficient
+// form; writes round-ish(acc / P) on the l+1 data limbs to out. `scratch` has (l+1)·N words.
+void mod_down(const Context& ctx, int level, const u64* acc, u64* scratch, u64* out);
+
 }  // namespace hecnn::ckks::detail

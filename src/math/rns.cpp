@@ -19,12 +19,14 @@ BaseConverter::BaseConverter(std::vector<Modulus> source, std::vector<Modulus> t
         inv_punct_shoup_[i] = shoup_precompute(inv_punct_[i], src_[i].value());
     }
     punct_mod_t_.resize(dst_.size() * s);
+    punct_mod_t_shoup_.resize(dst_.size() * s);
     for (std::size_t t = 0; t < dst_.size(); ++t)
         for (std::size_t i = 0; i < s; ++i) {
             u64 prod = 1;
             for (std::size_t j = 0; j < s; ++j)
                 if (j != i) prod = dst_[t].mul(prod, dst_[t].reduce(src_[j].value()));
             punct_mod_t_[t * s + i] = prod;
+            punct_mod_t_shoup_[t * s + i] = shoup_precompute(prod, dst_[t].value());
         }
 }
 
@@ -43,13 +45,19 @@ void BaseConverter::convert(const u64* const* src, std::span<u64* const> dst, st
         }
         for (std::size_t k = 0; k < dst.size(); ++k) {
             const std::size_t t = target_indices[k];
-            const Modulus& mt = dst_[t];
+            const u64 tv = dst_[t].value(), two_t = 2 * tv;
             const u64* pm = &punct_mod_t_[t * s];
+            const u64* pms = &punct_mod_t_shoup_[t * s];
             u64* out = dst[k] + c0;
+            // Shoup products in [0, 2t), summed with one conditional subtraction each:
+            // the running sum stays below 4t < 2^63.
             for (std::size_t c = 0; c < len; ++c) {
-                u128 acc = 0;
-                for (std::size_t i = 0; i < s; ++i) acc += static_cast<u128>(y[i * kBlock + c]) * pm[i];
-                out[c] = mt.reduce128(acc);
+                u64 acc = 0;
+                for (std::size_t i = 0; i < s; ++i) {
+                    acc += mul_shoup_lazy(y[i * kBlock + c], pm[i], pms[i], tv);
+                    if (acc >= two_t) acc -= two_t;
+                }
+                out[c] = acc >= tv ? acc - tv : acc;
             }
         }
     }

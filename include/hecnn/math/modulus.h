@@ -41,6 +41,7 @@ public:
         u128 ratio = all / q;
         ratio_hi_ = static_cast<u64>(ratio >> 64);
         ratio_lo_ = static_cast<u64>(ratio);
+        ratio64_ = static_cast<u64>(~u64{0} / q);  // floor(2^64 / q), q odd
     }
 
     u64 value() const { return q_; }
@@ -58,7 +59,12 @@ public:
         if (r >= q_) r -= q_;
         return r;
     }
-    u64 reduce(u64 x) const { return x >= q_ ? reduce128(x) : x; }
+    // x mod q for a 64-bit x: single-word Barrett (quotient estimate off by at most one).
+    u64 reduce(u64 x) const {
+        u64 r = x - mulhi64(x, ratio64_) * q_;
+        return r >= q_ ? r - q_ : r;
+    }
+    u64 barrett64() const { return ratio64_; }
     // Reduce a signed value into [0, q).
     u64 reduce_signed(std::int64_t x) const {
         if (x >= 0) return reduce(static_cast<u64>(x));
@@ -89,6 +95,7 @@ public:
 private:
     u64 q_ = 0;
     u64 ratio_hi_ = 0, ratio_lo_ = 0;
+    u64 ratio64_ = 0;
 };
 
 }  // namespace hecnn::math

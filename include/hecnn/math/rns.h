@@ -32,6 +32,7 @@ private:
     std::vector<Modulus> src_, dst_;
     std::vector<u64> inv_punct_, inv_punct_shoup_;  // (Q/q_i)^{-1} mod q_i
     std::vector<u64> punct_mod_t_;                  // [t * S + i] = (Q/q_i) mod t
+    std::vector<u64> punct_mod_t_shoup_;            // its Shoup quotients
 };
 
 }  // namespace hecnn::math
