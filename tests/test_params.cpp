@@ -124,3 +124,25 @@ TEST(Parameters, IdIsDeterministicAndBindsEveryField) {
     // The canonical literal (explicit primes) recreates the same parameters.
     EXPECT_EQ(Context::create(a->literal())->id(), a->id());
 }
+
+TEST(Parameters, CanonicalLiteralKeepsAnAutomaticDigitSize) {
+    // 7 × 40-bit data primes, 3 × 60-bit special: automatic digits of 5 primes (dnum 2),
+    // while dnum = 2 alone would give digits of 4.
+    ParametersLiteral lit;
+    lit.log_n = 12;
+    lit.data_prime_bits.assign(7, 40);
+    lit.special_prime_bits = {60, 60, 60};
+    lit.insecure_test_only_allow_below_128_bits = true;
+    auto a = Context::create(lit);
+    ASSERT_EQ(a->digit_size(), 5);
+    ASSERT_EQ(a->dnum(), 2);
+    auto b = Context::create(a->literal());
+    EXPECT_EQ(b->digit_size(), 5);
+    EXPECT_EQ(b->id(), a->id());
+    lit.dnum = 2;
+    auto c = Context::create(lit);
+    EXPECT_EQ(c->digit_size(), 4);
+    EXPECT_NE(c->id(), a->id()) << "different digit layouts must not share an id";
+    lit.digit_size = 3;
+    EXPECT_NE(error_of(lit).find("contradicts"), std::string::npos);
+}

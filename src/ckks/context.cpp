@@ -133,8 +133,14 @@ std::shared_ptr<const Context> Context::create(const ParametersLiteral& lit) {
     double log_p = 0;
     for (u64 p : sp) log_p += std::log2(static_cast<double>(p));
     if (lit.dnum < 0 || lit.dnum > l1) fail("dnum must be in [0, " + std::to_string(l1) + "]");
+    if (lit.digit_size < 0 || lit.digit_size > l1) fail("digit_size must be in [0, " + std::to_string(l1) + "]");
     int alpha = 0;
-    if (lit.dnum > 0) {
+    if (lit.digit_size > 0) {
+        alpha = lit.digit_size;
+        if (lit.dnum > 0 && lit.dnum != (l1 + alpha - 1) / alpha)
+            fail("dnum " + std::to_string(lit.dnum) + " contradicts digit_size " + std::to_string(alpha) + " for " +
+                 std::to_string(l1) + " data primes");
+    } else if (lit.dnum > 0) {
         alpha = (l1 + lit.dnum - 1) / lit.dnum;
     } else {
         // Largest alpha whose every digit modulus stays within P·2^slack.
@@ -160,11 +166,13 @@ std::shared_ptr<const Context> Context::create(const ParametersLiteral& lit) {
     ctx->canonical_.data_primes = dp;
     ctx->canonical_.special_primes = sp;
     ctx->canonical_.dnum = ctx->dnum_;
+    ctx->canonical_.digit_size = ctx->alpha_;
     ctx->canonical_.log_scale = lit.log_scale;
     ctx->canonical_.insecure_test_only_allow_below_128_bits = lit.insecure_test_only_allow_below_128_bits;
     {
         std::vector<std::uint64_t> words = {0x6865636e6e2d636bull /* "hecnn-ck" */, static_cast<std::uint64_t>(lit.log_n),
-                                            dp.size(), sp.size(), static_cast<std::uint64_t>(ctx->dnum_)};
+                                            dp.size(), sp.size(), static_cast<std::uint64_t>(ctx->dnum_),
+                                            static_cast<std::uint64_t>(ctx->alpha_)};
         words.insert(words.end(), dp.begin(), dp.end());
         words.insert(words.end(), sp.begin(), sp.end());
         std::uint64_t scale_bits;

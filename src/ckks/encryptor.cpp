@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "keyswitch.h"
 #include "poly_ops.h"
 
 namespace hecnn::ckks {
@@ -31,30 +32,36 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) const {
     check(pt);
     if (sk_) return encrypt_seeded(pt).ct;
     const auto& ctx = *ctx_;
-    const std::size_t n = ctx.n(), limbs = pt.limbs();
-    Ciphertext ct(ctx_, pt.level(), pt.scale(), 2, false);
+    const std::size_t n = ctx.n(), limbs = pt.limbs(), k = ctx.special_count(), total = limbs + k;
     math::Prng prng;
     std::vector<std::int8_t> u(n);
     std::vector<std::int64_t> e0(n), e1(n);
     prng.ternary(u);
     prng.gaussian(detail::kErrorSigma, e0);
     prng.gaussian(detail::kErrorSigma, e1);
-    // c_k = INTT(pk_k · NTT(u)) + e_k (+ m for c_0)
+    // Over Q_l·P: c_k = INTT(pk_k · NTT(u)) + e_k; then ModDown divides by P, rounding.
+    math::AlignedVector<u64> wide(2 * total * n);
+    auto ext_index = [&](std::size_t t) { return t < limbs ? t : ctx.data_count() + (t - limbs); };
 #pragma omp parallel for
-    for (std::size_t i = 0; i < limbs; ++i) {
+    for (std::size_t t = 0; t < total; ++t) {
+        const std::size_t i = ext_index(t);
         const Modulus& q = ctx.modulus(i);
         math::AlignedVector<u64> un(n), tmp(n);
         detail::signed_to_limb<std::int8_t>(u, q, un.data());
         ctx.ntt(i).forward(un.data());
-        for (std::size_t k = 0; k < 2; ++k) {
-            u64* c = ct.limb(k, i);
-            detail::mul_limb(pk_->data().limb(k, i), un.data(), c, n, q);
-            ctx.ntt(i).inverse(c);
-            detail::signed_to_limb<std::int64_t>(k == 0 ? e0 : e1, q, tmp.data());
-            detail::add_limb(c, tmp.data(), c, n, q.value());
+        for (std::size_t c = 0; c < 2; ++c) {
+            u64* w = wide.data() + (c * total + t) * n;
+            detail::mul_limb(pk_->limb(c, i), un.data(), w, n, q);
+            ctx.ntt(i).inverse(w);
+            detail::signed_to_limb<std::int64_t>(c == 0 ? e0 : e1, q, tmp.data());
+            detail::add_limb(w, tmp.data(), w, n, q.value());
         }
-        detail::add_limb(ct.limb(0, i), pt.limb(0, i), ct.limb(0, i), n, q.value());
     }
+    Ciphertext ct(ctx_, pt.level(), pt.scale(), 2, false);
+    math::AlignedVector<u64> scratch(limbs * n);
+    for (std::size_t c = 0; c < 2; ++c) detail::mod_down(ctx, pt.level(), wide.data() + c * total * n, scratch.data(), ct.limb(c, 0));
+#pragma omp parallel for
+    for (std::size_t i = 0; i < limbs; ++i) detail::add_limb(ct.limb(0, i), pt.limb(0, i), ct.limb(0, i), n, ctx.modulus(i).value());
     return ct;
 }
 

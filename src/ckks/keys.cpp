@@ -61,15 +61,19 @@ KeyGenerator KeyGenerator::insecure_test_only_from_seed(ContextPtr ctx, const ma
     return KeyGenerator(std::move(ctx), math::Prng(seed));
 }
 
+PublicKey::PublicKey(ContextPtr ctx) : ctx_(std::move(ctx)) {
+    if (!ctx_) throw std::invalid_argument("PublicKey: null context");
+    data_.resize(2 * ext_limbs() * ctx_->n());
+}
+
 PublicKey KeyGenerator::create_public_key() {
     const auto& ctx = *ctx_;
     const std::size_t n = ctx.n();
-    const int top = ctx.max_level();
-    Ciphertext pk(ctx_, top, 1.0, 2, /*ntt=*/true);
+    PublicKey pk(ctx_);
     std::vector<std::int64_t> e(n);
     prng_.gaussian(detail::kErrorSigma, e);
     math::AlignedVector<u64> tmp(n);
-    for (std::size_t i = 0; i <= static_cast<std::size_t>(top); ++i) {
+    for (std::size_t i = 0; i < pk.ext_limbs(); ++i) {
         const Modulus& q = ctx.modulus(i);
         u64* b = pk.limb(0, i);
         u64* a = pk.limb(1, i);
@@ -80,7 +84,7 @@ PublicKey KeyGenerator::create_public_key() {
         detail::mul_limb(a, sk_.ntt_limb(i), b, n, q);
         detail::sub_limb(tmp.data(), b, b, n, q.value());
     }
-    return PublicKey(std::move(pk));
+    return pk;
 }
 
 RelinKey KeyGenerator::create_relin_key() {

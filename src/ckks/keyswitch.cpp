@@ -103,7 +103,7 @@ void mod_down(const Context& ctx, int level, const u64* acc, u64* scratch, u64* 
         std::vector<u64*> d(l1);
         for (std::size_t i = 0; i < k; ++i) s[i] = acc + (l1 + i) * n + c0;
         for (std::size_t i = 0; i < l1; ++i) d[i] = scratch + i * n + c0;
-        pre.moddown->convert(s.data(), d, data_targets, c1 - c0);
+        pre.moddown->convert_centred(s.data(), d, data_targets, c1 - c0);
     });
 #pragma omp parallel for
     for (std::size_t i = 0; i < l1; ++i) {

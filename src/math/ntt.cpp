@@ -43,6 +43,8 @@ NTTTables::NTTTables(int log_n, const Modulus& q) : log_n_(log_n), q_(q) {
     }
     t.inv_n = q.inv(n);
     t.inv_n_shoup = shoup_precompute(t.inv_n, qv);
+    t.inv_psi1_n = q.mul(t.inv_psi[1], t.inv_n);
+    t.inv_psi1_n_shoup = shoup_precompute(t.inv_psi1_n, qv);
 }
 
 NTTTables::~NTTTables() = default;

@@ -1,14 +1,17 @@
 // Scalar negacyclic NTT: Cooley-Tukey forward, Gentleman-Sande inverse, Harvey's lazy
 // butterflies (values in [0, 4q) / [0, 2q) between stages) with Shoup multiplication.
-#include "hecnn/math/ntt.h"
+//
+// This is the reference the vector kernels (ntt_hwy.cpp) are tested against, and their
+// fallback for transforms shorter than two vectors.
+#include "ntt_kernels.h"
 #include "ntt_tables.h"
 
-namespace hecnn::math {
+namespace hecnn::math::detail {
 
-void NTTTables::forward(u64* a) const {
-    const u64 q = q_.value(), two_q = 2 * q;
-    const std::size_t n = this->n();
-    const auto& t = *tables_;
+void ntt_forward_scalar(const NTTTables& tables, u64* a) {
+    const u64 q = tables.modulus().value(), two_q = 2 * q;
+    const std::size_t n = tables.n();
+    const auto& t = tables.tables();
     std::size_t m = 1, gap = n >> 1;
     for (; m < n; m <<= 1, gap >>= 1) {
         for (std::size_t i = 0; i < m; ++i) {
@@ -32,10 +35,10 @@ void NTTTables::forward(u64* a) const {
     }
 }
 
-void NTTTables::inverse(u64* a) const {
-    const u64 q = q_.value(), two_q = 2 * q;
-    const std::size_t n = this->n();
-    const auto& t = *tables_;
+void ntt_inverse_scalar(const NTTTables& tables, u64* a) {
+    const u64 q = tables.modulus().value(), two_q = 2 * q;
+    const std::size_t n = tables.n();
+    const auto& t = tables.tables();
     std::size_t gap = 1, m = n >> 1;
     for (; m >= 1; m >>= 1, gap <<= 1) {
         for (std::size_t i = 0; i < m; ++i) {
@@ -54,4 +57,4 @@ void NTTTables::inverse(u64* a) const {
     for (std::size_t i = 0; i < n; ++i) a[i] = mul_shoup(a[i], t.inv_n, t.inv_n_shoup, q);
 }
 
-}  // namespace hecnn::math
+}  // namespace hecnn::math::detail

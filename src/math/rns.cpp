@@ -28,20 +28,48 @@ BaseConverter::BaseConverter(std::vector<Modulus> source, std::vector<Modulus> t
             punct_mod_t_[t * s + i] = prod;
             punct_mod_t_shoup_[t * s + i] = shoup_precompute(prod, dst_[t].value());
         }
+    for (const auto& t : dst_) {
+        u64 prod = 1;
+        for (const auto& q : src_) prod = t.mul(prod, t.reduce(q.value()));
+        q_mod_t_.push_back(prod);
+        q_mod_t_shoup_.push_back(shoup_precompute(prod, t.value()));
+    }
+    for (const auto& q : src_) inv_q_.push_back(1.0 / static_cast<double>(q.value()));
 }
 
 void BaseConverter::convert(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
                             std::size_t n) const {
+    convert_impl<false>(src, dst, target_indices, n);
+}
+
+void BaseConverter::convert_centred(const u64* const* src, std::span<u64* const> dst,
+                                    std::span<const std::size_t> target_indices, std::size_t n) const {
+    convert_impl<true>(src, dst, target_indices, n);
+}
+
+template <bool kCentred>
+void BaseConverter::convert_impl(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
+                                 std::size_t n) const {
     if (dst.size() != target_indices.size()) throw std::invalid_argument("BaseConverter::convert: size mismatch");
+    for (std::size_t t : target_indices)
+        if (t >= dst_.size()) throw std::invalid_argument("BaseConverter::convert: target index out of range");
     const std::size_t s = src_.size();
     constexpr std::size_t kBlock = 256;
     u64 y[64 * kBlock];
+    u64 count[kBlock];  // kCentred: round(Σ y_i / q_i), how many Q's to subtract
     for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
         const std::size_t len = std::min(kBlock, n - c0);
         for (std::size_t i = 0; i < s; ++i) {
             const u64 q = src_[i].value(), w = inv_punct_[i], ws = inv_punct_shoup_[i];
             const u64* x = src[i] + c0;
             for (std::size_t c = 0; c < len; ++c) y[i * kBlock + c] = mul_shoup(x[c], w, ws, q);
+        }
+        if constexpr (kCentred) {
+            for (std::size_t c = 0; c < len; ++c) {
+                double v = 0.5;
+                for (std::size_t i = 0; i < s; ++i) v += static_cast<double>(y[i * kBlock + c]) * inv_q_[i];
+                count[c] = static_cast<u64>(v);
+            }
         }
         for (std::size_t k = 0; k < dst.size(); ++k) {
             const std::size_t t = target_indices[k];
@@ -55,6 +83,11 @@ void BaseConverter::convert(const u64* const* src, std::span<u64* const> dst, st
                 u64 acc = 0;
                 for (std::size_t i = 0; i < s; ++i) {
                     acc += mul_shoup_lazy(y[i * kBlock + c], pm[i], pms[i], tv);
+                    if (acc >= two_t) acc -= two_t;
+                }
+                if constexpr (kCentred) {
+                    const u64 sub = mul_shoup_lazy(count[c], q_mod_t_[t], q_mod_t_shoup_[t], tv);  // [0, 2t)
+                    acc = acc + two_t - sub;                                                      // (0, 4t)
                     if (acc >= two_t) acc -= two_t;
                 }
                 out[c] = acc >= tv ? acc - tv : acc;

@@ -31,6 +31,9 @@ struct ParametersLiteral {
     // Number of key-switching digits (dnum). 0: the fewest for which every digit's
     // modulus is at most P·2^kDigitSlackBits (faster key switching, bounded noise).
     int dnum = 0;
+    // Alternatively the number of primes per digit (0: derived from dnum). The canonical
+    // literal of a context always names it, since dnum alone does not determine it.
+    int digit_size = 0;
     double log_scale = 40;  // default encoding scale 2^log_scale
     // Allow parameters below 128-bit security. For tests only: the name says so.
     bool insecure_test_only_allow_below_128_bits = false;

@@ -31,16 +31,22 @@ private:
     math::AlignedVector<u64> ntt_;  // (L+1+k) × N
 };
 
-// (b, a) = (-a·s + e, a) mod Q_L in NTT form: a Ciphertext of size 2 at the top level.
+// (b, a) = (-a·s + e, a) over every extended modulus (Q_L·P), NTT form. Encryption works
+// over Q·P and divides by P (ModDown), which makes its noise e·u + e1·s vanish: only the
+// rounding of that division is left, as for a secret-key ciphertext.
 class PublicKey {
 public:
     PublicKey() = default;
-    explicit PublicKey(Ciphertext key) : key_(std::move(key)) {}
-    const Ciphertext& data() const { return key_; }
-    const ContextPtr& context() const { return key_.context(); }
+    explicit PublicKey(ContextPtr ctx);  // allocates both polynomials (to be filled)
+    const ContextPtr& context() const { return ctx_; }
+    std::size_t ext_limbs() const { return ctx_->data_count() + ctx_->special_count(); }
+    // Polynomial k (0: b, 1: a) modulo extended modulus i.
+    u64* limb(std::size_t k, std::size_t i) { return data_.data() + (k * ext_limbs() + i) * ctx_->n(); }
+    const u64* limb(std::size_t k, std::size_t i) const { return data_.data() + (k * ext_limbs() + i) * ctx_->n(); }
 
 private:
-    Ciphertext key_;
+    ContextPtr ctx_;
+    math::AlignedVector<u64> data_;
 };
 
 // Hybrid key-switching key for s²: one (b_j, a_j) pair per digit over all L+1+k moduli,

@@ -28,11 +28,23 @@ public:
     void convert(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
                  std::size_t n) const;
 
+    // Exact and centred: writes x' mod t where x' ≡ x (mod Q) and x' ∈ [-Q/2, Q/2), by
+    // subtracting round(Σ_i y_i/q_i)·Q (the count of Q's in the fast conversion, from a
+    // double-precision sum). ModDown with it divides by P with correct rounding.
+    void convert_centred(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
+                         std::size_t n) const;
+
 private:
     std::vector<Modulus> src_, dst_;
     std::vector<u64> inv_punct_, inv_punct_shoup_;  // (Q/q_i)^{-1} mod q_i
     std::vector<u64> punct_mod_t_;                  // [t * S + i] = (Q/q_i) mod t
     std::vector<u64> punct_mod_t_shoup_;            // its Shoup quotients
+    std::vector<u64> q_mod_t_, q_mod_t_shoup_;      // Q mod t
+    std::vector<double> inv_q_;                     // 1 / q_i
+
+    template <bool kCentred>
+    void convert_impl(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
+                      std::size_t n) const;
 };
 
 }  // namespace hecnn::math
