@@ -300,7 +300,7 @@ namespace {
 
 // Bound on every piece (so on every partial sum of its FMA chain) and on every digit: below
 // 2^51, for the magic-constant conversions (exact FP64 needs only 2^53).
-constexpr u128 kExactLimit = (u128{1} << 52) - 1;
+constexpr u128 kExactLimit = (u128{1} << 51) - 1;
 constexpr int kMaxDigits = 16;
 
 u128 mul_sat(u128 a, u128 b) {
