@@ -76,6 +76,8 @@ std::vector<Ciphertext> Evaluator::linear(std::span<const Ciphertext* const> in,
         gemm.apply(ctx_->modulus(i), src.data(), dst.data(), n);
     }
 
+    // Bias and rescale: one coarse parallel region over outputs (each output's rescale then
+    // runs on one thread: nested regions are inactive), not one region per output.
     const std::span<const Modulus> moduli(ctx_->data_moduli().data(), limbs);
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t o = 0; o < map.outputs; ++o) {
@@ -91,9 +93,8 @@ std::vector<Ciphertext> Evaluator::linear(std::span<const Ciphertext* const> in,
                     c0[0] = q.add(c0[0], b[i]);
             }
         }
+        if (map.rescale) rescale_inplace(out[o]);
     }
-    if (map.rescale)
-        for (auto& c : out) rescale_inplace(c);  // each rescale is parallel over limbs
     return out;
 }
 

@@ -165,6 +165,10 @@ nlohmann::json run_one(int log_n, const Options& opt) {
     std::vector<double> sq(values.size());
     for (std::size_t i = 0; i < sq.size(); ++i) sq[i] = values[i] * values[i];
     prec["square_relin_rescale"] = min_bits(encoder.decode(dec.decrypt(eval.square_relin_rescale(a, rk))), sq);
+    // The same from a secret-key (seeded) encryption: what hecnn's clients upload.
+    const Ciphertext a_sk = enc_sk.encrypt(pt);
+    prec["fresh_sk"] = min_bits(encoder.decode(dec.decrypt(a_sk)), values);
+    prec["square_relin_rescale_sk"] = min_bits(encoder.decode(dec.decrypt(eval.square_relin_rescale(a_sk, rk))), sq);
     {
         auto outs = eval.linear(inputs, map);
         std::vector<double> want(ctx->slots());
@@ -232,8 +236,10 @@ nlohmann::json run_one(int log_n, const Options& opt) {
         }
         std::printf("%-22s %12s %14s %10s %14s %10s\n", name.c_str(), human_ms(v).c_str(), a.c_str(), ar.c_str(), bl.c_str(), br.c_str());
     }
-    std::printf("precision (min bits, inputs in [-1,1]): fresh %.1f, square+relin+rescale %.1f, linear 27x64 %.1f\n",
-                prec["fresh"].get<double>(), prec["square_relin_rescale"].get<double>(), prec["linear_27x64"].get<double>());
+    std::printf("precision (min bits, inputs in [-1,1]): public-key encryption: fresh %.1f, square+relin+rescale %.1f; "
+                "secret-key: fresh %.1f, square+relin+rescale %.1f; linear 27x64 %.1f\n",
+                prec["fresh"].get<double>(), prec["square_relin_rescale"].get<double>(), prec["fresh_sk"].get<double>(),
+                prec["square_relin_rescale_sk"].get<double>(), prec["linear_27x64"].get<double>());
 
     nlohmann::json j;
     j["log_n"] = log_n;
