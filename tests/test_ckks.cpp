@@ -174,3 +174,112 @@ TEST_F(CkksTest, DropToLevelKeepsTheMessage) {
     EXPECT_EQ(ct.level(), 1);
     EXPECT_GE(precision(e.decrypt(ct), a).min_bits, 24);
 }
+
+namespace {
+// Plaintext reference of a linear map over slot vectors.
+std::vector<std::vector<double>> apply_map(const ckks::LinearMap& m, const std::vector<std::vector<double>>& in) {
+    std::vector<std::vector<double>> out(m.outputs, std::vector<double>(in[0].size()));
+    for (std::size_t o = 0; o < m.outputs; ++o)
+        for (std::size_t s = 0; s < in[0].size(); ++s) {
+            double acc = m.bias.empty() ? 0 : m.bias[o];
+            for (std::size_t j = 0; j < m.inputs; ++j) acc += m.weights[o * m.inputs + j] * in[j][s];
+            out[o][s] = acc;
+        }
+    return out;
+}
+
+ckks::LinearMap random_map(std::size_t outputs, std::size_t inputs, std::uint8_t seed) {
+    ckks::LinearMap m;
+    m.outputs = outputs;
+    m.inputs = inputs;
+    m.weights = random_values(outputs * inputs, seed);
+    m.bias = random_values(outputs, seed + 1);
+    return m;
+}
+}  // namespace
+
+TEST_F(CkksTest, LinearMapMatchesPlaintextAndRescalesOnce) {
+    auto& e = *engine;
+    const std::size_t k = 27, o = 9;
+    std::vector<std::vector<double>> x;
+    std::vector<ckks::Ciphertext> cts;
+    for (std::size_t j = 0; j < k; ++j) {
+        x.push_back(random_values(e.ctx->slots(), static_cast<std::uint8_t>(30 + j)));
+        cts.push_back(e.encrypt(x.back(), /*secret=*/j % 2 == 0));
+    }
+    auto map = random_map(o, k, 77);
+    auto want = apply_map(map, x);
+    auto out = e.eval.linear(cts, map);
+    ASSERT_EQ(out.size(), o);
+    for (std::size_t i = 0; i < o; ++i) {
+        EXPECT_EQ(out[i].level(), cts[0].level() - 1);
+        EXPECT_NEAR(out[i].scale() / cts[0].scale(), 1.0, 1e-12);
+        auto p = precision(e.decrypt(out[i]), want[i]);
+        // 27 inputs of ~2^-26 error each, weights up to 1: about 2^-23 in the worst slot.
+        EXPECT_GE(p.min_bits, 21) << "output " << i << ": " << p.str();
+    }
+    // A target scale other than the inputs'.
+    map.target_scale = std::ldexp(1.0, 35);
+    auto out35 = e.eval.linear(cts, map);
+    EXPECT_NEAR(out35[0].scale() / std::ldexp(1.0, 35), 1.0, 1e-12);
+    EXPECT_GE(precision(e.decrypt(out35[0]), want[0]).min_bits, 19);
+}
+
+TEST_F(CkksTest, LinearMapWithoutRescaleAtAnIntegerWeightScale) {
+    auto& e = *engine;
+    std::vector<std::vector<double>> x = {random_values(e.ctx->slots(), 50), random_values(e.ctx->slots(), 51)};
+    std::vector<ckks::Ciphertext> cts = {e.encrypt(x[0]), e.encrypt(x[1])};
+    ckks::LinearMap map = random_map(3, 2, 52);
+    map.rescale = false;
+    map.weight_scale = std::ldexp(1.0, 20);  // weights as 20-bit integers, as a CNN layer would use
+    auto out = e.eval.linear(cts, map);
+    auto want = apply_map(map, x);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(out[i].level(), cts[0].level());
+        EXPECT_DOUBLE_EQ(out[i].scale(), cts[0].scale() * std::ldexp(1.0, 20));
+        // Weights quantised at 2^-20: error up to 2 · 2^-21 on top of the inputs'.
+        EXPECT_GE(precision(e.decrypt(out[i]), want[i]).min_bits, 18);
+    }
+}
+
+TEST_F(CkksTest, LazyRelinearisationThroughTheLinearMap) {
+    // square (size 3, NTT form) → linear map → relinearise once per output.
+    auto& e = *engine;
+    std::vector<std::vector<double>> x, x2;
+    std::vector<ckks::Ciphertext> sq;
+    for (std::uint8_t j = 0; j < 6; ++j) {
+        x.push_back(random_values(e.ctx->slots(), 60 + j));
+        x2.push_back(x.back());
+        for (auto& v : x2.back()) v *= v;
+        sq.push_back(e.eval.square(e.encrypt(x.back())));
+        ASSERT_EQ(sq.back().size(), 3u);
+    }
+    auto map = random_map(2, 6, 70);
+    auto out = e.eval.linear(sq, map);
+    auto want = apply_map(map, x2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(out[i].size(), 3u);
+        e.eval.relinearize_inplace(out[i], e.rk);
+        e.eval.rescale_inplace(out[i]);
+        EXPECT_EQ(out[i].level(), sq[0].level() - 2);
+        EXPECT_GE(precision(e.decrypt(out[i]), want[i]).min_bits, 20) << i;
+    }
+}
+
+TEST_F(CkksTest, LinearMapRejectsInconsistentInputs) {
+    auto& e = *engine;
+    auto v = random_values(e.ctx->slots(), 80);
+    std::vector<ckks::Ciphertext> cts = {e.encrypt(v), e.encrypt(v)};
+    auto map = random_map(2, 2, 81);
+    cts[1].set_scale(cts[1].scale() * 2);
+    EXPECT_THROW(e.eval.linear(cts, map), std::invalid_argument);
+    cts[1] = e.encrypt(v);
+    e.eval.drop_to_level_inplace(cts[1], 1);
+    EXPECT_THROW(e.eval.linear(cts, map), std::invalid_argument);
+    cts.pop_back();
+    EXPECT_THROW(e.eval.linear(cts, map), std::invalid_argument);  // 1 input for a 2-input map
+    map.inputs = 1;
+    map.weights = {1e30, 1e30};
+    map.outputs = 2;
+    EXPECT_THROW(e.eval.linear(cts, map), std::invalid_argument);  // weights beyond 62 bits at this scale
+}
