@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "hecnn/math/elementwise.h"
 #include "keyswitch.h"
 #include "poly_ops.h"
 #include "precomp.h"
@@ -201,25 +202,35 @@ Ciphertext Evaluator::multiply(const Ciphertext& a, const Ciphertext& b) const {
     Ciphertext r(ctx_, a.level(), a.scale() * b.scale(), 3, true);
 #pragma omp parallel for
     for (std::size_t i = 0; i < limbs; ++i) {
-        const Modulus& q = ctx_->modulus(i);
-        math::AlignedVector<u64> a0(a.limb(0, i), a.limb(0, i) + n), a1(a.limb(1, i), a.limb(1, i) + n);
-        if (!a.is_ntt()) ctx_->ntt(i).forward(a0.data()), ctx_->ntt(i).forward(a1.data());
+        const u64 q = ctx_->modulus(i).value();
+        // Operands in NTT form are read in place; coefficient-form ones are transformed in a copy.
+        math::AlignedVector<u64> copies;
+        auto ntt_limb = [&](const Ciphertext& c, std::size_t k, std::size_t slot) -> const u64* {
+            if (c.is_ntt()) return c.limb(k, i);
+            u64* p = copies.data() + slot * n;
+            std::copy(c.limb(k, i), c.limb(k, i) + n, p);
+            ctx_->ntt(i).forward(p);
+            return p;
+        };
+        copies.resize(((a.is_ntt() ? 0 : 2) + (sq || b.is_ntt() ? 0 : 2)) * n);
+        std::size_t slot = 0;
+        const u64* a0 = ntt_limb(a, 0, a.is_ntt() ? 0 : slot++);
+        const u64* a1 = ntt_limb(a, 1, a.is_ntt() ? 0 : slot++);
         u64 *d0 = r.limb(0, i), *d1 = r.limb(1, i), *d2 = r.limb(2, i);
         if (sq) {
-            for (std::size_t x = 0; x < n; ++x) {
-                d0[x] = q.mul(a0[x], a0[x]);
-                const u64 m = q.mul(a0[x], a1[x]);
-                d1[x] = q.add(m, m);
-                d2[x] = q.mul(a1[x], a1[x]);
-            }
+            math::ew::mul(a0, a0, d0, n, q);
+            math::ew::mul(a0, a1, d1, n, q);
+            math::ew::add(d1, d1, d1, n, q);  // 2·a0·a1
+            math::ew::mul(a1, a1, d2, n, q);
         } else {
-            math::AlignedVector<u64> b0(b.limb(0, i), b.limb(0, i) + n), b1(b.limb(1, i), b.limb(1, i) + n);
-            if (!b.is_ntt()) ctx_->ntt(i).forward(b0.data()), ctx_->ntt(i).forward(b1.data());
-            for (std::size_t x = 0; x < n; ++x) {
-                d0[x] = q.mul(a0[x], b0[x]);
-                d1[x] = q.add(q.mul(a0[x], b1[x]), q.mul(a1[x], b0[x]));
-                d2[x] = q.mul(a1[x], b1[x]);
-            }
+            const u64* b0 = ntt_limb(b, 0, b.is_ntt() ? 0 : slot++);
+            const u64* b1 = ntt_limb(b, 1, b.is_ntt() ? 0 : slot++);
+            math::ew::mul(a0, b0, d0, n, q);
+            // a0·b1 + a1·b0, summed exactly and reduced once
+            const u64* left[] = {a0, a1};
+            const u64* right[] = {b1, b0};
+            math::ew::inner_product(left, right, nullptr, 2, nullptr, nullptr, 0, d1, nullptr, n, q);
+            math::ew::mul(a1, b1, d2, n, q);
         }
     }
     return r;
@@ -249,37 +260,36 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
     const auto& pre = ctx_->precomp();
     const std::size_t n = a.n();
     const Modulus& ql = ctx_->modulus(l);
-    const u64 half = ql.value() >> 1;
     const bool ntt = a.is_ntt();
     // Rounded division: x' = (x - [x]_{q_l}) / q_l with [x]_{q_l} centred in (-q_l/2, q_l/2].
-    // In coefficient form this is one fused element-wise pass per limb.
-    for (std::size_t k = 0; k < a.size(); ++k) {
-        math::AlignedVector<u64> last;
-        const u64* lastp = a.limb(k, l);
-        if (ntt) {
-            last.assign(lastp, lastp + n);
-            ctx_->ntt(l).inverse(last.data());
-            lastp = last.data();
-        }
+    // In coefficient form this is one fused element-wise pass per limb (vector kernel); in NTT
+    // form the last limbs go to coefficient form first.
+    const std::size_t polys = a.size(), li = static_cast<std::size_t>(l);
+    math::AlignedVector<u64> last;
+    if (ntt) {
+        last.resize(polys * n);
 #pragma omp parallel for
-        for (int i = 0; i < l; ++i) {
-            const Modulus& q = ctx_->modulus(i);
-            const u64 qv = q.value(), qlm = pre.rescale_qmod[l][i], w = pre.rescale_inv[l][i], ws = pre.rescale_inv_shoup[l][i];
-            // The centred last residue, reduced mod q_i: v - q_l when v > q_l/2.
-            auto centred = [&](u64 v) {
-                const u64 rv = q.reduce(v);
-                return v > half ? (rv >= qlm ? rv - qlm : rv + qv - qlm) : rv;
-            };
-            u64* xi = a.limb(k, i);
-            if (!ntt) {
-                for (std::size_t x = 0; x < n; ++x) xi[x] = math::mul_shoup(xi[x] + qv - centred(lastp[x]), w, ws, qv);
-                continue;
-            }
-            math::AlignedVector<u64> r(n);
-            for (std::size_t x = 0; x < n; ++x) r[x] = centred(lastp[x]);
-            ctx_->ntt(i).forward(r.data());
-            for (std::size_t x = 0; x < n; ++x) xi[x] = math::mul_shoup(xi[x] + qv - r[x], w, ws, qv);
+        for (std::size_t k = 0; k < polys; ++k) {
+            std::copy(a.limb(k, li), a.limb(k, li) + n, last.data() + k * n);
+            ctx_->ntt(li).inverse(last.data() + k * n);
         }
+    }
+    // One parallel pass over every (polynomial, limb) pair: each pair is only a few µs of work.
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t pi = 0; pi < polys * li; ++pi) {
+        const std::size_t k = pi / li, i = pi % li;
+        const math::ew::RescaleConstants rc{ctx_->modulus(i).value(), ql.value(), pre.rescale_qmod[li][i], pre.rescale_inv[li][i],
+                                            pre.rescale_inv_shoup[li][i]};
+        u64* xi = a.limb(k, i);
+        if (!ntt) {
+            math::ew::rescale(xi, a.limb(k, li), xi, n, rc);
+            continue;
+        }
+        // The centred last residue mod q_i, to NTT form, then (x - r)·q_l^{-1}.
+        math::AlignedVector<u64> r(n);
+        math::ew::centred_residue(last.data() + k * n, r.data(), n, rc.q, rc.ql, rc.ql_mod_q);
+        ctx_->ntt(i).forward(r.data());
+        math::ew::sub_mul_scalar(xi, r.data(), rc.inv, rc.inv_shoup, xi, n, rc.q);
     }
     a.drop_to_level(l - 1);
     a.set_scale(a.scale() / static_cast<double>(ql.value()));

@@ -3,34 +3,26 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "hecnn/math/elementwise.h"
+
 namespace hecnn::ckks::detail {
 
-void add_limb(const u64* a, const u64* b, u64* out, std::size_t n, u64 q) {
-    for (std::size_t k = 0; k < n; ++k) {
-        u64 s = a[k] + b[k];
-        out[k] = s >= q ? s - q : s;
-    }
-}
+// The limb kernels are the vector ones of hecnn/math/elementwise.h (bit-identical to the
+// scalar loops they replaced).
+void add_limb(const u64* a, const u64* b, u64* out, std::size_t n, u64 q) { math::ew::add(a, b, out, n, q); }
 
-void sub_limb(const u64* a, const u64* b, u64* out, std::size_t n, u64 q) {
-    for (std::size_t k = 0; k < n; ++k) out[k] = a[k] >= b[k] ? a[k] - b[k] : a[k] + q - b[k];
-}
+void sub_limb(const u64* a, const u64* b, u64* out, std::size_t n, u64 q) { math::ew::sub(a, b, out, n, q); }
 
-void negate_limb(const u64* a, u64* out, std::size_t n, u64 q) {
-    for (std::size_t k = 0; k < n; ++k) out[k] = a[k] == 0 ? 0 : q - a[k];
-}
+void negate_limb(const u64* a, u64* out, std::size_t n, u64 q) { math::ew::negate(a, out, n, q); }
 
-void mul_limb(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
-    for (std::size_t k = 0; k < n; ++k) out[k] = q.mul(a[k], b[k]);
-}
+void mul_limb(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { math::ew::mul(a, b, out, n, q.value()); }
 
 void mul_add_limb(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
-    for (std::size_t k = 0; k < n; ++k) out[k] = q.add(out[k], q.mul(a[k], b[k]));
+    math::ew::mul_add(a, b, out, n, q.value());
 }
 
 void mul_scalar_limb(const u64* a, u64 w, u64* out, std::size_t n, u64 q) {
-    const u64 ws = math::shoup_precompute(w, q);
-    for (std::size_t k = 0; k < n; ++k) out[k] = math::mul_shoup(a[k], w, ws, q);
+    math::ew::mul_scalar(a, w, math::shoup_precompute(w, q), out, n, q);
 }
 
 void real_to_residues(double x, std::span<const Modulus> moduli, std::span<u64> out) {

@@ -1,4 +1,6 @@
-// Small element-wise kernels over RNS limbs shared by the ckks sources (internal).
+// Small element-wise kernels over RNS limbs shared by the ckks sources (internal). The limb
+// operations forward to the vector kernels of hecnn/math/elementwise.h; their inputs are
+// canonical residues.
 #pragma once
 
 #include <cstddef>

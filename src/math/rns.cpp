@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "hecnn/math/elementwise.h"
+
 namespace hecnn::math {
 
 BaseConverter::BaseConverter(std::vector<Modulus> source, std::vector<Modulus> targets)
@@ -47,6 +49,23 @@ void BaseConverter::convert_centred(const u64* const* src, std::span<u64* const>
     convert_impl<true>(src, dst, target_indices, n);
 }
 
+void BaseConverter::scale(std::size_t i, const u64* x, u64* y, std::size_t n) const {
+    if (i >= src_.size()) throw std::invalid_argument("BaseConverter::scale: source index out of range");
+    ew::mul_scalar(x, inv_punct_[i], inv_punct_shoup_[i], y, n, src_[i].value());
+}
+
+void BaseConverter::centred_count(const u64* y, std::size_t stride, u64* count, std::size_t n) const {
+    ew::convert_count(y, stride, src_.size(), inv_q_.data(), count, n);
+}
+
+void BaseConverter::convert_scaled(const u64* y, std::size_t stride, std::size_t target, u64* dst, std::size_t n,
+                                   const u64* count) const {
+    if (target >= dst_.size()) throw std::invalid_argument("BaseConverter::convert_scaled: target index out of range");
+    const std::size_t s = src_.size();
+    ew::convert_sum(y, stride, s, &punct_mod_t_[target * s], &punct_mod_t_shoup_[target * s], count, q_mod_t_[target],
+                    q_mod_t_shoup_[target], dst, n, dst_[target].value());
+}
+
 template <bool kCentred>
 void BaseConverter::convert_impl(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
                                  std::size_t n) const {
@@ -54,44 +73,21 @@ void BaseConverter::convert_impl(const u64* const* src, std::span<u64* const> ds
     for (std::size_t t : target_indices)
         if (t >= dst_.size()) throw std::invalid_argument("BaseConverter::convert: target index out of range");
     const std::size_t s = src_.size();
-    constexpr std::size_t kBlock = 256;
-    u64 y[64 * kBlock];
-    u64 count[kBlock];  // kCentred: round(Σ y_i / q_i), how many Q's to subtract
-    for (std::size_t c0 = 0; c0 < n; c0 += kBlock) {
-        const std::size_t len = std::min(kBlock, n - c0);
-        for (std::size_t i = 0; i < s; ++i) {
-            const u64 q = src_[i].value(), w = inv_punct_[i], ws = inv_punct_shoup_[i];
-            const u64* x = src[i] + c0;
-            for (std::size_t c = 0; c < len; ++c) y[i * kBlock + c] = mul_shoup(x[c], w, ws, q);
-        }
-        if constexpr (kCentred) {
-            for (std::size_t c = 0; c < len; ++c) {
-                double v = 0.5;
-                for (std::size_t i = 0; i < s; ++i) v += static_cast<double>(y[i * kBlock + c]) * inv_q_[i];
-                count[c] = static_cast<u64>(v);
-            }
-        }
+    // Columns are converted in blocks whose y_i (s rows) stay in the cache (in L1 for the
+    // usual two or three sources).
+    constexpr std::size_t kWords = 64 * 256;
+    const std::size_t block = s <= 16 ? 1024 : 256;
+    u64 y[kWords];
+    u64 count[1024];  // kCentred: round(Σ y_i / q_i), how many Q's to subtract
+    for (std::size_t c0 = 0; c0 < n; c0 += block) {
+        const std::size_t len = std::min(block, n - c0);
+        for (std::size_t i = 0; i < s; ++i)
+            ew::mul_scalar(src[i] + c0, inv_punct_[i], inv_punct_shoup_[i], y + i * block, len, src_[i].value());
+        if constexpr (kCentred) ew::convert_count(y, block, s, inv_q_.data(), count, len);
         for (std::size_t k = 0; k < dst.size(); ++k) {
             const std::size_t t = target_indices[k];
-            const u64 tv = dst_[t].value(), two_t = 2 * tv;
-            const u64* pm = &punct_mod_t_[t * s];
-            const u64* pms = &punct_mod_t_shoup_[t * s];
-            u64* out = dst[k] + c0;
-            // Shoup products in [0, 2t), summed with one conditional subtraction each:
-            // the running sum stays below 4t < 2^63.
-            for (std::size_t c = 0; c < len; ++c) {
-                u64 acc = 0;
-                for (std::size_t i = 0; i < s; ++i) {
-                    acc += mul_shoup_lazy(y[i * kBlock + c], pm[i], pms[i], tv);
-                    if (acc >= two_t) acc -= two_t;
-                }
-                if constexpr (kCentred) {
-                    const u64 sub = mul_shoup_lazy(count[c], q_mod_t_[t], q_mod_t_shoup_[t], tv);  // [0, 2t)
-                    acc = acc + two_t - sub;                                                      // (0, 4t)
-                    if (acc >= two_t) acc -= two_t;
-                }
-                out[c] = acc >= tv ? acc - tv : acc;
-            }
+            ew::convert_sum(y, block, s, &punct_mod_t_[t * s], &punct_mod_t_shoup_[t * s], kCentred ? count : nullptr,
+                            q_mod_t_[t], q_mod_t_shoup_[t], dst[k] + c0, len, dst_[t].value());
         }
     }
 }

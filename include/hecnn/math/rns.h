@@ -5,6 +5,9 @@
 // for each target prime t. The result equals x + u·Q for a small integer 0 <= u < #source
 // primes — exact enough for the ModUp/ModDown steps of hybrid key switching, where that
 // multiple of Q is absorbed by the noise.
+//
+// The arithmetic runs in the vector kernels of hecnn/math/elementwise.h (exact: the results
+// do not depend on the CPU's vector width).
 #pragma once
 
 #include <cstddef>
@@ -33,6 +36,17 @@ public:
     // double-precision sum). ModDown with it divides by P with correct rounding.
     void convert_centred(const u64* const* src, std::span<u64* const> dst, std::span<const std::size_t> target_indices,
                          std::size_t n) const;
+
+    // The steps of convert() and convert_centred() on their own, for a caller that converts
+    // the same values to its targets at different times (hybrid key switching, one limb at
+    // a time). scale() writes y = [x·(Q/q_i)^{-1}]_{q_i} for source i; centred_count() the
+    // number of Q's to subtract for the centred variant, from the source_count() rows y_i
+    // at y + i·stride; convert_scaled() sums those rows into one target, minus count·Q if a
+    // count is given. Together they give exactly convert()'s (convert_centred()'s) result.
+    void scale(std::size_t i, const u64* x, u64* y, std::size_t n) const;
+    void centred_count(const u64* y, std::size_t stride, u64* count, std::size_t n) const;
+    void convert_scaled(const u64* y, std::size_t stride, std::size_t target, u64* dst, std::size_t n,
+                        const u64* count = nullptr) const;
 
 private:
     std::vector<Modulus> src_, dst_;
