@@ -275,6 +275,10 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
         }
     }
     // One parallel pass over every (polynomial, limb) pair: each pair is only a few µs of work.
+    // Coefficient form writes straight into a block at the lower level (no compaction pass);
+    // NTT form works in place and drops the last limbs afterwards.
+    Ciphertext out;
+    if (!ntt) out = Ciphertext(ctx_, l - 1, a.scale(), polys, false);
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t pi = 0; pi < polys * li; ++pi) {
         const std::size_t k = pi / li, i = pi % li;
@@ -282,7 +286,7 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
                                             pre.rescale_inv_shoup[li][i]};
         u64* xi = a.limb(k, i);
         if (!ntt) {
-            math::ew::rescale(xi, a.limb(k, li), xi, n, rc);
+            math::ew::rescale(xi, a.limb(k, li), out.limb(k, i), n, rc);
             continue;
         }
         // The centred last residue mod q_i, to NTT form, then (x - r)·q_l^{-1}.
@@ -291,7 +295,11 @@ void Evaluator::rescale_inplace(Ciphertext& a) const {
         ctx_->ntt(i).forward(r.data());
         math::ew::sub_mul_scalar(xi, r.data(), rc.inv, rc.inv_shoup, xi, n, rc.q);
     }
-    a.drop_to_level(l - 1);
+    if (ntt) {
+        a.drop_to_level(l - 1);
+    } else {
+        a = std::move(out);
+    }
     a.set_scale(a.scale() / static_cast<double>(ql.value()));
 }
 

@@ -1,11 +1,40 @@
 #include "hecnn/ckks/keys.h"
 
+#include <sodium.h>
+
 #include <stdexcept>
 
 #include "poly_ops.h"
 #include "precomp.h"
 
 namespace hecnn::ckks {
+
+void SecretKey::wipe() noexcept {
+    if (!coeffs_.empty()) sodium_memzero(coeffs_.data(), coeffs_.size());
+    if (!ntt_.empty()) sodium_memzero(ntt_.data(), ntt_.size() * sizeof(u64));
+}
+
+SecretKey::~SecretKey() { wipe(); }
+
+SecretKey& SecretKey::operator=(const SecretKey& o) {
+    if (this != &o) {
+        wipe();
+        ctx_ = o.ctx_;
+        coeffs_ = o.coeffs_;
+        ntt_ = o.ntt_;
+    }
+    return *this;
+}
+
+SecretKey& SecretKey::operator=(SecretKey&& o) noexcept {
+    if (this != &o) {
+        wipe();
+        ctx_ = std::move(o.ctx_);
+        coeffs_ = std::move(o.coeffs_);
+        ntt_ = std::move(o.ntt_);
+    }
+    return *this;
+}
 
 SecretKey SecretKey::from_coefficients(ContextPtr ctx, std::vector<std::int8_t> coeffs) {
     if (!ctx) throw std::invalid_argument("SecretKey: null context");

@@ -17,6 +17,11 @@ namespace hecnn::ckks {
 class SecretKey {
 public:
     SecretKey() = default;
+    SecretKey(const SecretKey&) = default;
+    SecretKey(SecretKey&&) noexcept = default;
+    SecretKey& operator=(const SecretKey& o);
+    SecretKey& operator=(SecretKey&& o) noexcept;
+    ~SecretKey();  // wipes the key material before the memory is reused
     const ContextPtr& context() const { return ctx_; }
     // Ternary coefficients s_k in {-1, 0, 1}.
     const std::vector<std::int8_t>& coefficients() const { return coeffs_; }
@@ -26,6 +31,7 @@ public:
     static SecretKey from_coefficients(ContextPtr ctx, std::vector<std::int8_t> coeffs);
 
 private:
+    void wipe() noexcept;
     ContextPtr ctx_;
     std::vector<std::int8_t> coeffs_;
     math::AlignedVector<u64> ntt_;  // (L+1+k) × N

@@ -1,6 +1,10 @@
 // std::vector with 64-byte aligned storage whose elements are default-initialised
 // (not zeroed) on resize: residue buffers are always fully written before being read,
 // and zeroing hundreds of megabytes per layer would be pure waste.
+//
+// Large blocks (>= kCachedBlockBytes) go through a bounded process-wide cache of freed
+// blocks (buffer_cache.cpp): a CNN layer frees and allocates thousands of ciphertexts
+// of the same few sizes, and fresh pages cost a page fault and a kernel zeroing each.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +14,17 @@
 
 namespace hecnn::math {
 
+inline constexpr std::size_t kCachedBlockBytes = std::size_t{1} << 18;
+
+// 64-byte aligned blocks; large ones are recycled through the cache.
+void* aligned_acquire(std::size_t bytes);
+void aligned_release(void* p, std::size_t bytes) noexcept;
+// Upper bound on the bytes kept in the cache (default 1 GiB); 0 disables caching.
+void set_buffer_cache_limit(std::size_t bytes);
+std::size_t buffer_cache_bytes();
+// Return every cached block to the system.
+void release_buffer_cache();
+
 template <class T>
 struct AlignedAllocator {
     using value_type = T;
@@ -17,13 +32,12 @@ struct AlignedAllocator {
     AlignedAllocator() = default;
     template <class U>
     AlignedAllocator(const AlignedAllocator<U>&) {}
-    T* allocate(std::size_t n) {
-        std::size_t bytes = (n * sizeof(T) + kAlign - 1) / kAlign * kAlign;
-        void* p = std::aligned_alloc(kAlign, bytes == 0 ? kAlign : bytes);
-        if (!p) throw std::bad_alloc();
-        return static_cast<T*>(p);
+    static std::size_t bytes_for(std::size_t n) {
+        const std::size_t bytes = (n * sizeof(T) + kAlign - 1) / kAlign * kAlign;
+        return bytes == 0 ? kAlign : bytes;
     }
-    void deallocate(T* p, std::size_t) { std::free(p); }
+    T* allocate(std::size_t n) { return static_cast<T*>(aligned_acquire(bytes_for(n))); }
+    void deallocate(T* p, std::size_t n) noexcept { aligned_release(p, bytes_for(n)); }
     template <class U>
     void construct(U* p) noexcept {
         ::new (static_cast<void*>(p)) U;  // default-init: no zeroing
