@@ -4,6 +4,8 @@
 // 20- to 61-bit primes, lengths that are not multiples of the vector width.
 #include <gtest/gtest.h>
 
+#include "hwy_targets.h"
+
 #include <hwy/targets.h>
 
 #include <algorithm>
@@ -27,14 +29,7 @@ constexpr std::size_t kSizes[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 257};
 // The idx-th NTT-friendly prime of the given size (distinct primes of equal size).
 u64 prime(int bits, int idx = 0) { return generate_ntt_primes(bits, 4, idx + 1)[static_cast<std::size_t>(idx)]; }
 
-// Pins the Highway dispatch to one target for the lifetime of the guard.
-class PinTarget {
-public:
-    explicit PinTarget(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-    ~PinTarget() { hwy::SetSupportedTargetsForTest(0); }
-    PinTarget(const PinTarget&) = delete;
-    PinTarget& operator=(const PinTarget&) = delete;
-};
+using hecnn::test::PinTarget;
 
 // Runs f once per runnable target, with the dispatch pinned to it.
 void for_each_target(const std::function<void()>& f) {

@@ -1,6 +1,8 @@
 // Exact modular GEMM (ModGemm) against the 128-bit reference, and the reference against an
 // independent per-term computation.
 #include <gtest/gtest.h>
+
+#include "hwy_targets.h"
 #include <hwy/targets.h>
 
 #include <algorithm>
@@ -71,14 +73,7 @@ Modulus prime_of_bits(int bits, int index = 0) {
 
 constexpr int kPrimeBits[] = {20, 30, 40, 50, 60, 61};
 
-// Pins the Highway dispatch to one target for the lifetime of the guard.
-class PinTarget {
-public:
-    explicit PinTarget(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-    ~PinTarget() { hwy::SetSupportedTargetsForTest(0); }
-    PinTarget(const PinTarget&) = delete;
-    PinTarget& operator=(const PinTarget&) = delete;
-};
+using hecnn::test::PinTarget;
 
 }  // namespace
 

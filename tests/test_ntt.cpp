@@ -2,6 +2,8 @@
 // convention, linearity, and every compiled Highway target against the scalar reference.
 #include <gtest/gtest.h>
 
+#include "hwy_targets.h"
+
 #include <hwy/targets.h>
 
 #include <algorithm>
@@ -48,14 +50,7 @@ u64 reverse_bits(u64 x, int bits) {
     return r;
 }
 
-// Pins the Highway dispatch to one target for the lifetime of the guard.
-class PinTarget {
-public:
-    explicit PinTarget(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-    ~PinTarget() { hwy::SetSupportedTargetsForTest(0); }
-    PinTarget(const PinTarget&) = delete;
-    PinTarget& operator=(const PinTarget&) = delete;
-};
+using hecnn::test::PinTarget;
 
 }  // namespace
 

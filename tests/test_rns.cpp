@@ -6,6 +6,8 @@
 // the converter's column block.
 #include <gtest/gtest.h>
 
+#include "hwy_targets.h"
+
 #include <hwy/targets.h>
 
 #include <cstdint>
@@ -21,13 +23,7 @@ using namespace hecnn::math;
 
 namespace {
 
-class PinTarget {
-public:
-    explicit PinTarget(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-    ~PinTarget() { hwy::SetSupportedTargetsForTest(0); }
-    PinTarget(const PinTarget&) = delete;
-    PinTarget& operator=(const PinTarget&) = delete;
-};
+using hecnn::test::PinTarget;
 
 u64 mod(u128 x, u64 t) { return static_cast<u64>(x % t); }
 
