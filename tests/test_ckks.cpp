@@ -271,7 +271,7 @@ TEST_F(CkksTest, LinearMapRejectsInconsistentInputs) {
     auto v = random_values(e.ctx->slots(), 80);
     std::vector<ckks::Ciphertext> cts = {e.encrypt(v), e.encrypt(v)};
     auto map = random_map(2, 2, 81);
-    cts[1].set_scale(cts[1].scale() * 2);
+    cts[1] = e.eval.square(cts[1]);  // size 3, NTT form, next to a size-2 input
     EXPECT_THROW(e.eval.linear(cts, map), std::invalid_argument);
     cts[1] = e.encrypt(v);
     e.eval.drop_to_level_inplace(cts[1], 1);
@@ -282,4 +282,27 @@ TEST_F(CkksTest, LinearMapRejectsInconsistentInputs) {
     map.weights = {1e30, 1e30};
     map.outputs = 2;
     EXPECT_THROW(e.eval.linear(cts, map), std::invalid_argument);  // weights beyond 62 bits at this scale
+}
+
+TEST_F(CkksTest, LinearMapTakesInputsAtDifferentScales) {
+    // a·x² + b·x as one map over x² (after rescale, scale Δ²/q) and x (scale Δ), both at
+    // one level: the form an activation takes when completing the square is ill-conditioned.
+    auto& e = *engine;
+    auto x = random_values(e.ctx->slots(), 90);
+    auto cx = e.encrypt(x);
+    auto cx2 = e.eval.square_relin_rescale(cx, e.rk);
+    e.eval.drop_to_level_inplace(cx, cx2.level());
+    ASSERT_NE(cx.scale(), cx2.scale());
+    ckks::LinearMap map;
+    map.inputs = 2;
+    map.outputs = 1;
+    map.weights = {0.7, -0.3};
+    map.bias = {0.05};
+    std::vector<const ckks::Ciphertext*> in = {&cx2, &cx};
+    auto out = e.eval.linear(in, map);
+    std::vector<double> want(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) want[i] = 0.7 * x[i] * x[i] - 0.3 * x[i] + 0.05;
+    EXPECT_NEAR(out[0].scale() / cx2.scale(), 1.0, 1e-12) << "the target defaults to input 0's scale";
+    auto p = precision(e.decrypt(out[0]), want);
+    EXPECT_GE(p.min_bits, 21) << p.str();
 }

@@ -34,25 +34,32 @@ std::vector<Ciphertext> Evaluator::linear(std::span<const Ciphertext* const> in,
     const Ciphertext& first = *in[0];
     for (std::size_t j = 0; j < in.size(); ++j) {
         if (!in[j]) throw std::invalid_argument("linear: null input " + std::to_string(j));
-        check_same("linear", first, *in[j]);
+        check_mine("linear", *in[j]);
+        if (in[j]->level() != first.level())
+            throw std::invalid_argument("linear: input " + std::to_string(j) + " is at level " + std::to_string(in[j]->level()) +
+                                        ", input 0 at level " + std::to_string(first.level()) + "; drop them to one level first");
         if (in[j]->size() != first.size() || in[j]->is_ntt() != first.is_ntt())
             throw std::invalid_argument("linear: input " + std::to_string(j) + " differs in size or form from input 0");
+        if (!(in[j]->scale() > 0) || !std::isfinite(in[j]->scale()))
+            throw std::invalid_argument("linear: input " + std::to_string(j) + " has no valid scale");
     }
     const int level = first.level();
     if (map.rescale && level == 0) throw std::invalid_argument("linear: inputs are at level 0, nothing left to rescale by");
-    const double in_scale = first.scale();
-    double wscale;
+    // Every output is Σ_j w_oj·in_j at one scale S before the rescale. Inputs may differ in
+    // scale: input j's integer weights are quantised at S / scale_j, so each term lands at S.
+    double pre_scale;
     if (map.rescale) {
-        const double target = map.target_scale > 0 ? map.target_scale : in_scale;
-        wscale = target * static_cast<double>(ctx_->modulus(level).value()) / in_scale;
+        const double target = map.target_scale > 0 ? map.target_scale : first.scale();
+        pre_scale = target * static_cast<double>(ctx_->modulus(level).value());
     } else {
-        wscale = map.weight_scale;
-        if (!(wscale > 0)) throw std::invalid_argument("linear: weight_scale must be positive when rescale is off");
+        if (!(map.weight_scale > 0)) throw std::invalid_argument("linear: weight_scale must be positive when rescale is off");
+        pre_scale = first.scale() * map.weight_scale;
     }
 
     // Integer weights; |w| < 2^62 keeps every kernel exact.
     std::vector<std::int64_t> w(map.weights.size());
     for (std::size_t i = 0; i < w.size(); ++i) {
+        const double wscale = pre_scale / in[i % map.inputs]->scale();
         const double v = std::nearbyint(map.weights[i] * wscale);
         if (!std::isfinite(v) || std::fabs(v) >= 4.6e18)
             throw std::invalid_argument("linear: weight " + std::to_string(map.weights[i]) + " × weight scale 2^" +
@@ -64,7 +71,7 @@ std::vector<Ciphertext> Evaluator::linear(std::span<const Ciphertext* const> in,
     const std::size_t n = ctx_->n(), limbs = first.limbs(), polys = first.size();
     std::vector<Ciphertext> out;
     out.reserve(map.outputs);
-    for (std::size_t o = 0; o < map.outputs; ++o) out.emplace_back(ctx_, level, in_scale * wscale, polys, first.is_ntt());
+    for (std::size_t o = 0; o < map.outputs; ++o) out.emplace_back(ctx_, level, pre_scale, polys, first.is_ntt());
 
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t pi = 0; pi < polys * limbs; ++pi) {
@@ -83,7 +90,7 @@ std::vector<Ciphertext> Evaluator::linear(std::span<const Ciphertext* const> in,
     for (std::size_t o = 0; o < map.outputs; ++o) {
         if (!map.bias.empty() && map.bias[o] != 0) {
             std::vector<u64> b(limbs);
-            detail::real_to_residues(map.bias[o] * in_scale * wscale, moduli, b);
+            detail::real_to_residues(map.bias[o] * pre_scale, moduli, b);
             for (std::size_t i = 0; i < limbs; ++i) {
                 const Modulus& q = ctx_->modulus(i);
                 u64* c0 = out[o].limb(0, i);

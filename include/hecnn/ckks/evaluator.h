@@ -17,7 +17,8 @@
 
 namespace hecnn::ckks {
 
-// out_o = Σ_j weights[o·inputs + j] · in_j + bias[o] for o < outputs.
+// out_o = Σ_j weights[o·inputs + j] · in_j + bias[o] for o < outputs. Inputs share a level,
+// size and form; their scales may differ (each input's weights absorb its scale).
 struct LinearMap {
     std::size_t outputs = 0, inputs = 0;
     std::vector<double> weights;  // outputs × inputs, row-major
@@ -27,7 +28,8 @@ struct LinearMap {
     // come out at target_scale exactly (0: target = the inputs' scale).
     bool rescale = true;
     double target_scale = 0;
-    // Without rescale: the weights' integer scale (outputs at input_scale·weight_scale).
+    // Without rescale: the weights' integer scale for input 0 (outputs at
+    // scale(input 0)·weight_scale).
     double weight_scale = 0;
 };
 
@@ -68,8 +70,8 @@ public:
     void to_ntt_inplace(Ciphertext& a) const;
     void to_coeff_inplace(Ciphertext& a) const;
 
-    // Many outputs at once; every input at the same level, scale, size and form. Per RNS
-    // limb this is one modular matrix product (inputs reused across outputs).
+    // Many outputs at once; every input at the same level, size and form. Per RNS limb this
+    // is one modular matrix product (inputs reused across outputs).
     std::vector<Ciphertext> linear(std::span<const Ciphertext* const> in, const LinearMap& map) const;
     std::vector<Ciphertext> linear(std::span<const Ciphertext> in, const LinearMap& map) const;
 
