@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -267,7 +268,13 @@ void add_bench_ckks(CLI::App& bench) {
         ->check(CLI::Range(0, 1000));
     cmd->add_flag("!--no-baselines", opt->baselines, "Skip the in-run baselines");
     cmd->callback([opt] {
+        // Exactly the threads asked for; a busy machine is reported, not worked around.
+        omp_set_dynamic(0);
         omp_set_num_threads(opt->threads);
+        double load[1] = {0};
+        if (getloadavg(load, 1) == 1 && load[0] > 0.5)
+            std::cout << "warning: load average " << load[0] << " on " << omp_get_num_procs()
+                      << " cores: other work is running, figures will be noisy (threads > 1 especially)\n";
         std::cout << "hecnn bench ckks: " << opt->threads << " thread(s); times are medians.\n"
                   << "SEAL anchor = Microsoft SEAL 4.4.3 on this kind of machine (shared/anchors/seal-ckks.md), single thread.\n"
                   << "in-run base = the same engine in SEAL's layout (relin) or one reduced multiply+add per MAC (linear).\n";
