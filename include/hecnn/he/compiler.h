@@ -1,0 +1,52 @@
+// The compiler: nn::Model → he::Plan (folding, depth, lazy relinearisation), and the
+// automatic choice of CKKS parameters for a plan.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hecnn/ckks/context.h"
+#include "hecnn/he/plan.h"
+#include "hecnn/nn/model.h"
+
+namespace hecnn::he {
+
+struct CompileOptions {
+    // Defer relinearisation of a square step past its consuming linear step when that
+    // saves work: (squares − linear outputs)·relin_cost_macs > linear MACs / 2 (the
+    // linear step then works on 3-polynomial ciphertexts: 1.5× its MAC cost).
+    bool lazy_relin = true;
+    double relin_cost_macs = 120;  // one relinearisation in ciphertext MACs (bench: 9.4 ms / 77 µs)
+};
+
+// Throws nn::ModelError naming the node for anything that is not affine or a square
+// (a product of two different values). The model must have passed infer_shapes().
+Plan compile(const nn::Model& model, const CompileOptions& opt = {});
+
+// What parameter selection needs to know and what it decided.
+struct ParamOptions {
+    std::size_t batch = 0;     // images per batch (0: fill the slots of the smallest N)
+    int log_n = 0;             // 0: automatic
+    double scale_bits = 40;    // log2 of the scale Δ (= bits of each rescaling prime)
+    double margin_bits = 4;    // headroom above the calibrated max |value|
+    double precision_bits = 20;  // fractional bits wanted at the output (q_0 ≥ range+precision)
+    bool insecure_test_only_allow_below_128_bits = false;
+    int min_log_n = 10;        // automatic search start (tests may use small N)
+};
+
+struct ParamChoice {
+    ckks::ParametersLiteral literal;
+    double value_bits = 0;     // log2 of the largest calibrated |value| (+ margin)
+    int q0_bits = 0;
+    double log_qp = 0;         // sum of prime bits
+    int max_log_qp = 0;        // 128-bit bound at the chosen N (0 if insecure test)
+    std::string explain;       // how each choice was made
+};
+
+// wire_max_abs: from run_plaintext over calibration data (empty: assume |value| ≤ 1).
+// Throws std::runtime_error if no N up to 2^16 fits under the 128-bit bound.
+ParamChoice choose_parameters(const Plan& plan, std::span<const double> wire_max_abs, const ParamOptions& opt);
+
+}  // namespace hecnn::he

@@ -1,0 +1,156 @@
+#include "plan.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "format.h"
+#include "hecnn/he/compiler.h"
+#include "hecnn/he/simulator.h"
+#include "hecnn/io/dataset.h"
+#include "hecnn/io/onnx.h"
+
+namespace hecnn::cli {
+namespace {
+
+struct PlanOptions {
+    std::string model, json, rates, calib = "random";
+    std::size_t batch = 0, calib_samples = 256;
+    std::uint64_t memory = 0;
+    int log_n = 0, threads = 1;
+    double scale_bits = 40;
+    bool no_lazy = false;
+};
+
+// Calibration inputs (samples × features): preprocessed Fashion-MNIST test images, or
+// uniform values in [-3, 3] (a standardised input's range) when no data is given.
+std::vector<double> calibration(const nn::Model& m, const PlanOptions& o, std::size_t& samples) {
+    const auto F = static_cast<std::size_t>(nn::element_count(m.input_shape()));
+    std::vector<double> x;
+    if (o.calib == "fashion-mnist") {
+        const auto d = io::load_fashion_mnist(false, io::kFashionMnistDir, o.calib_samples);
+        if (static_cast<std::size_t>(d.sample_size()) != F) throw std::runtime_error("calibration images do not match the model input");
+        samples = d.size();
+        const auto& p = m.preprocessing;
+        const auto C = static_cast<std::size_t>(d.channels), HW = F / C;
+        x.resize(samples * F);
+        for (std::size_t i = 0; i < samples; ++i)
+            for (std::size_t f = 0; f < F; ++f) {
+                const std::size_t c = f / HW;
+                const double mean = p.mean.empty() ? 0 : p.mean[p.mean.size() == 1 ? 0 : c];
+                const double sd = p.std.empty() ? 1 : p.std[p.std.size() == 1 ? 0 : c];
+                x[i * F + f] = (d.sample(i)[f] * p.scale - mean) / sd;
+            }
+        return x;
+    }
+    samples = o.calib_samples;
+    std::mt19937_64 rng(1);
+    std::uniform_real_distribution<double> u(-3, 3);
+    x.resize(samples * F);
+    for (auto& v : x) v = u(rng);
+    return x;
+}
+
+void run_plan(const PlanOptions& o) {
+    const auto m = io::load_onnx(o.model);
+    he::CompileOptions copt;
+    copt.lazy_relin = !o.no_lazy;
+    const auto plan = he::compile(m, copt);
+    std::size_t samples = 0;
+    const auto x = calibration(m, o, samples);
+    std::vector<double> ranges;
+    he::run_plaintext(plan, x, samples, &ranges);
+    he::ParamOptions popt;
+    popt.batch = o.batch;
+    popt.log_n = o.log_n;
+    popt.scale_bits = o.scale_bits;
+    const auto ch = he::choose_parameters(plan, ranges, popt);
+    const auto ctx = ckks::Context::create(ch.literal);
+    const auto rates = o.rates.empty() ? he::Rates::defaults() : he::Rates::from_bench_json(o.rates, ctx->log_n());
+    const auto pred = he::simulate(plan, *ctx, rates, -1, o.threads);
+    const std::size_t batch = o.batch ? o.batch : ctx->slots();
+
+    std::printf("model       %s: input %s, output %s, %.2f M MACs per image\n", o.model.c_str(), nn::to_string(m.input_shape()).c_str(),
+                nn::to_string(m.output_shape()).c_str(), m.macs_per_sample() / 1e6);
+    std::printf("parameters  %s\n            %s\n", ctx->describe().c_str(), ch.explain.c_str());
+    std::printf("calibration %zu %s samples; rates: %s (%d thread(s), predicting %d)\n\n", samples, o.calib.c_str(), rates.source.c_str(),
+                rates.threads, o.threads);
+    std::printf("%-3s %-7s %-28s %5s %4s %7s %9s %10s %10s %8s %7s %10s\n", "#", "step", "from", "level", "size", "log2 Δ", "outputs",
+                "live", "peak mem", "MACs", "relins", "time");
+    for (std::size_t i = 0; i < pred.steps.size(); ++i) {
+        const auto& s = pred.steps[i];
+        std::string name = s.name.size() > 28 ? s.name.substr(0, 25) + "..." : s.name;
+        const std::string kind = s.kind + (plan.steps[i].lazy_relin ? "*" : "");
+        std::printf("%-3zu %-7s %-28s %5d %4d %7.3f %9zu %10zu %10s %8lld %7lld %10s\n", i, kind.c_str(), name.c_str(), s.level, s.size,
+                    std::log2(s.min_scale), s.outputs, s.live, human_bytes(static_cast<double>(s.peak_bytes)).c_str(),
+                    static_cast<long long>(s.macs), static_cast<long long>(s.relins), human_ms(s.seconds * 1e3).c_str());
+    }
+    std::printf("(* relinearisation deferred past the next linear step)\n");
+    std::printf("total       depth %d, %lld MACs, %lld squares, %lld relinearisations; peak memory %s; time %s = %s per image (batch %zu)\n",
+                plan.depth, static_cast<long long>(pred.macs), static_cast<long long>(pred.squares), static_cast<long long>(pred.relins),
+                human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), human_ms(pred.seconds * 1e3).c_str(),
+                human_ms(pred.seconds * 1e3 / static_cast<double>(batch)).c_str(), batch);
+    std::printf("client      %zu input ciphertexts: %s (%s seeded); %zu output ciphertexts: %s\n", pred.input_ciphertexts,
+                human_bytes(static_cast<double>(pred.input_bytes)).c_str(), human_bytes(static_cast<double>(pred.input_bytes_seeded)).c_str(),
+                pred.output_ciphertexts, human_bytes(static_cast<double>(pred.output_bytes)).c_str());
+    if (o.memory && pred.peak_bytes > o.memory)
+        std::printf("warning     predicted peak %s exceeds --memory %s (spilling is not implemented yet)\n",
+                    human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), human_bytes(static_cast<double>(o.memory)).c_str());
+
+    if (!o.json.empty()) {
+        nlohmann::json j;
+        j["model"] = o.model;
+        j["parameters"] = {{"log_n", ch.literal.log_n},
+                           {"data_prime_bits", ch.literal.data_prime_bits},
+                           {"special_prime_bits", ch.literal.special_prime_bits},
+                           {"log_scale", ch.literal.log_scale},
+                           {"log_qp", ch.log_qp},
+                           {"max_log_qp_128", ch.max_log_qp},
+                           {"secure_128", ctx->secure_128()},
+                           {"explain", ch.explain}};
+        j["depth"] = plan.depth;
+        j["batch"] = batch;
+        j["rates"] = {{"source", rates.source}, {"threads", rates.threads}};
+        auto steps = nlohmann::json::array();
+        for (std::size_t i = 0; i < pred.steps.size(); ++i) {
+            const auto& s = pred.steps[i];
+            steps.push_back({{"kind", s.kind}, {"name", s.name}, {"level", s.level}, {"size", s.size}, {"log2_scale", std::log2(s.min_scale)},
+                             {"outputs", s.outputs}, {"groups", plan.steps[i].groups.size()}, {"live", s.live}, {"live_bytes", s.live_bytes},
+                             {"peak_bytes", s.peak_bytes}, {"macs", s.macs}, {"squares", s.squares}, {"relins", s.relins},
+                             {"rescales", s.rescales}, {"drops", s.drops}, {"lazy_relin", plan.steps[i].lazy_relin},
+                             {"seconds", s.seconds}});
+        }
+        j["steps"] = steps;
+        j["totals"] = {{"macs", pred.macs}, {"squares", pred.squares}, {"relins", pred.relins}, {"rescales", pred.rescales},
+                       {"peak_bytes", pred.peak_bytes}, {"seconds", pred.seconds}, {"seconds_per_image", pred.seconds / batch},
+                       {"input_ciphertexts", pred.input_ciphertexts}, {"input_bytes", pred.input_bytes},
+                       {"input_bytes_seeded", pred.input_bytes_seeded}, {"output_bytes", pred.output_bytes}};
+        std::ofstream(o.json) << j.dump(2) << "\n";
+        std::printf("wrote %s\n", o.json.c_str());
+    }
+}
+
+}  // namespace
+
+void add_plan(CLI::App& app) {
+    auto o = std::make_shared<PlanOptions>();
+    auto* cmd = app.add_subcommand("plan", "Compile an ONNX model to an HE plan: folding, levels, parameters, predicted cost per layer");
+    cmd->add_option("model", o->model, "ONNX model")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--batch", o->batch, "Images per batch (0: all slots of the smallest ring)");
+    cmd->add_option("--memory", o->memory, "Memory budget in bytes (reported against the prediction)");
+    cmd->add_option("--log-n", o->log_n, "Ring degree 2^n (0: automatic)");
+    cmd->add_option("--scale-bits", o->scale_bits, "log2 of the scale Δ")->capture_default_str();
+    cmd->add_option("--calib", o->calib, "Calibration data: random (uniform in [-3, 3]) or fashion-mnist")
+        ->check(CLI::IsMember({"random", "fashion-mnist"}))->capture_default_str();
+    cmd->add_option("--calib-samples", o->calib_samples, "Calibration samples")->capture_default_str();
+    cmd->add_option("--rates", o->rates, "JSON of `hecnn bench ckks --json` (default: built-in rates)");
+    cmd->add_option("--threads", o->threads, "Threads the time prediction assumes")->capture_default_str();
+    cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
+    cmd->add_option("--json", o->json, "Write the plan and prediction as JSON");
+    cmd->callback([o] { run_plan(*o); });
+}
+
+}  // namespace hecnn::cli

@@ -1,0 +1,184 @@
+// The compiler's folding rules, checked in plaintext: the plan executed in double
+// precision (he::run_plaintext) must equal nn's reference runner on the unfolded model
+// (relative error ≤ 1e-9: only floating-point reassociation differs), and the plan's
+// structure (steps, depth, ciphertext counts) must be what the rules say.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "he/he_models.h"
+#include "hecnn/he/compiler.h"
+#include "hecnn/nn/reference.h"
+
+using namespace hecnn;
+using namespace hecnn::test;
+
+namespace {
+
+// max |plan − reference| / max(1, max |reference|) over `samples` random inputs.
+double folding_error(const nn::Model& m, const he::Plan& plan, std::size_t samples = 8, unsigned seed = 3) {
+    const std::size_t F = static_cast<std::size_t>(nn::element_count(m.input_shape()));
+    const auto x = random_inputs(samples * F, seed);
+    const auto got = he::run_plaintext(plan, x, samples);
+    nn::ReferenceRunner ref(m);
+    double err = 0, mag = 1;
+    const std::size_t K = plan.outputs.size();
+    for (std::size_t s = 0; s < samples; ++s) {
+        const auto want = ref.run(std::span<const double>(x).subspan(s * F, F));
+        EXPECT_EQ(want.size(), K);
+        for (std::size_t k = 0; k < K; ++k) err = std::max(err, std::fabs(got[s * K + k] - want[k])), mag = std::max(mag, std::fabs(want[k]));
+    }
+    return err / mag;
+}
+
+int count(const he::Plan& p, he::Step::Kind k) {
+    int n = 0;
+    for (const auto& s : p.steps) n += s.kind == k;
+    return n;
+}
+
+}  // namespace
+
+TEST(Compiler, CryptoNetsFoldsToFiveLevels) {
+    const auto m = cryptonets(28);
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    // conv | square | pool+poly+dense | square | poly+dense: every conv/dense one level,
+    // every activation one level, pooling and the coefficients none.
+    EXPECT_EQ(plan.depth, 5);
+    ASSERT_EQ(plan.steps.size(), 5u);
+    EXPECT_EQ(plan.input_count, 784);
+    const std::size_t counts[] = {864, 864, 48, 48, 10};
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(plan.steps[i].output_count(), counts[i]) << i;
+    // The conv: one group per output position, 25 inputs → 6 outputs.
+    EXPECT_EQ(plan.steps[0].groups.size(), 144u);
+    EXPECT_EQ(plan.steps[0].macs(), 864 * 25);
+    // pool + dense: each output reads the 864 squares and the 864 conv outputs (b·x term).
+    ASSERT_EQ(plan.steps[2].groups.size(), 1u);
+    EXPECT_EQ(plan.steps[2].groups[0].inputs.size(), 2u * 864);
+    EXPECT_EQ(plan.outputs.size(), 10u);
+}
+
+TEST(Compiler, ActivationGranularitiesAndNoLinearTerm) {
+    for (const char* g : {"layer", "channel", "element"}) {
+        Builder b({2, 6, 6}, 11);
+        b.conv(3, 3, 1, 1);
+        b.act(g);
+        b.dense(5);
+        const auto m = b.finish();
+        const auto plan = he::compile(m);
+        EXPECT_LE(folding_error(m, plan), 1e-9) << g;
+        EXPECT_EQ(plan.depth, 3) << g;
+    }
+    // a·x² + c (no b·x): the next linear step reads only the squares.
+    Builder b({2, 6, 6}, 12);
+    b.conv(3, 3, 1, 1);
+    b.act("element", false);
+    b.dense(5);
+    const auto m = b.finish();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    ASSERT_EQ(plan.steps.size(), 3u);
+    EXPECT_EQ(plan.steps[2].groups[0].inputs.size(), 108u);
+}
+
+TEST(Compiler, BatchNormFoldsIntoNeighbours) {
+    // conv → BN → act → BN → conv(groups 2, stride 2, pad) → BN → GAP → dense
+    Builder b({4, 8, 8}, 21);
+    b.batchnorm();  // BN on the input folds into the first conv
+    b.conv(4, 3, 1, 1);
+    b.batchnorm();
+    b.act("channel");
+    b.batchnorm();
+    b.conv(6, 3, 2, 1, 2);
+    b.batchnorm();
+    b.gap();
+    b.dense(3);
+    const auto m = b.finish();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    // conv | square | conv+BN+GAP+dense: the BNs, the pool and the dense cost nothing.
+    EXPECT_EQ(plan.depth, 3);
+    EXPECT_EQ(count(plan, he::Step::Kind::Linear), 2);
+    EXPECT_EQ(count(plan, he::Step::Kind::Square), 1);
+}
+
+TEST(Compiler, PoolingPaddingAndPadOperator) {
+    for (bool include : {false, true}) {
+        Builder b({2, 7, 7}, 31);
+        b.conv(3, 3, 1, 0);
+        b.act("element");
+        b.pad(1);
+        b.avgpool(3, 2, 1, include);
+        b.conv(2, 2, 1, 0);
+        b.act("layer");
+        b.avgpool(2, 1);
+        b.dense(4);
+        const auto m = b.finish();
+        const auto plan = he::compile(m);
+        EXPECT_LE(folding_error(m, plan), 1e-9) << include;
+        EXPECT_EQ(plan.depth, 5);
+    }
+}
+
+TEST(Compiler, FireConcatIsReindexing) {
+    Builder b({3, 6, 6}, 41);
+    b.conv(4, 3, 1, 1);
+    b.act("channel");
+    b.fire(2, 3, 3);  // squeeze → act → expand 1×1 ‖ expand 3×3 → concat
+    b.act("element");
+    b.gap();
+    b.dense(4);
+    const auto m = b.finish();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    // conv | sq | squeeze | sq | expand (both branches, one step) | sq | gap+dense
+    EXPECT_EQ(plan.depth, 7);
+    EXPECT_EQ(count(plan, he::Step::Kind::Linear), 4);
+    // the concat's elements are the two expands' outputs, nothing else
+    EXPECT_EQ(plan.steps[4].output_count(), 6u * 36);
+}
+
+TEST(Compiler, LinearOnlyModelAndConstantsFoldToOneStep) {
+    Builder b({2, 5, 5}, 51);
+    b.conv(3, 3);
+    b.avgpool(3, 1);
+    b.batchnorm();
+    b.dense(6);
+    b.dense(3);
+    const auto m = b.finish();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    EXPECT_EQ(plan.depth, 1);
+    EXPECT_EQ(plan.steps.size(), 1u);
+}
+
+TEST(Compiler, RefusesProductsOfTwoValues) {
+    Builder b({1, 4, 4}, 61);
+    const int x = b.cur();
+    b.conv(1, 1);
+    const int y = b.cur();
+    b.set_cur(b.node(b.make(nn::Op::Mul, {x, y})));
+    const auto m = b.finish();
+    EXPECT_THROW(he::compile(m), nn::ModelError);
+}
+
+TEST(Compiler, LazyRelinearisationWhenTheNextLayerShrinks) {
+    const auto m = cryptonets(28);
+    const auto plan = he::compile(m);
+    // act1: 864 squares feed a linear step of 48 outputs; act2: 48 feed 10.
+    EXPECT_TRUE(plan.steps[1].lazy_relin);
+    EXPECT_TRUE(plan.steps[2].relin_outputs);
+    EXPECT_TRUE(plan.steps[3].lazy_relin);
+    EXPECT_TRUE(plan.steps[4].relin_outputs);
+    // A layer that grows keeps eager relinearisation.
+    Builder b({1, 3, 3}, 71);
+    b.conv(2, 1);
+    b.act("element");
+    b.conv(8, 1);
+    const auto m2 = b.finish();
+    const auto p2 = he::compile(m2);
+    EXPECT_FALSE(p2.steps[1].lazy_relin);
+    EXPECT_FALSE(he::compile(m, {.lazy_relin = false}).steps[1].lazy_relin);
+    EXPECT_LE(folding_error(m2, p2), 1e-9);
+}
