@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <thread>
@@ -212,7 +213,7 @@ TEST(ModGemm, PlansForBenchmarkShapesAreLean) {
         std::int64_t w_max;
         std::size_t max_fmas;
     };
-    const Case cases[] = {{64, 27, 40, std::int64_t{1} << 41, 4},
+    const Case cases[] = {{64, 27, 40, std::int64_t{1} << 41, 3},  // Karatsuba
                           {64, 27, 60, std::int64_t{1} << 41, 6},
                           {48, 216, 40, std::int64_t{1} << 20, 2},
                           {128, 1152, 40, std::int64_t{1} << 16, 2}};
@@ -223,7 +224,8 @@ TEST(ModGemm, PlansForBenchmarkShapesAreLean) {
         const ModGemmPlan plan = ModGemm(w, c.rows, c.cols).plan(prime_of_bits(c.q_bits));
         EXPECT_LE(plan.fp64_macs_per_mac, c.max_fmas) << c.rows << "x" << c.cols << " q " << c.q_bits;
         EXPECT_LT(plan.max_piece_bound, 2251799813685248.0);
-        EXPECT_EQ(plan.fp64_macs_per_mac, static_cast<std::size_t>(plan.x_digits * plan.w_digits));
+        EXPECT_EQ(plan.fp64_macs_per_mac, plan.karatsuba ? std::size_t{3}
+                                                         : static_cast<std::size_t>(plan.x_digits * plan.w_digits));
     }
 }
 
@@ -340,4 +342,140 @@ TEST(ModGemm, InvalidArgumentsThrow) {
     EXPECT_THROW(modgemm_reference(q, w6, 2, 2, in.in(), out.out(), 4), std::invalid_argument);
     EXPECT_THROW(modgemm_reference(q, w6, 0, 6, in.in(), out.out(), 4), std::invalid_argument);
     EXPECT_THROW(modgemm_reference(Modulus(), w6, 2, 3, in.in(), out.out(), 4), std::invalid_argument);
+}
+
+namespace {
+
+// Balanced values in [-h, h] whose two balanced digits of b bits (x = x1 2^b + x0,
+// x0 in [-2^(b-1), 2^(b-1))) have the largest |x0 + x1|, for both signs: they push the
+// Karatsuba middle piece sum (x0 + x1)(w0 + w1) to its bound.
+std::vector<std::int64_t> max_digit_sum_values(std::int64_t h, int b) {
+    const std::int64_t half = std::int64_t{1} << (b - 1), top = h >> b;
+    std::int64_t pos = top * (std::int64_t{1} << b) + half - 1;  // x1 = top, x0 = 2^(b-1) - 1
+    if (pos > h) pos -= std::int64_t{1} << b;                     // x1 = top - 1
+    std::int64_t neg = -top * (std::int64_t{1} << b) - half;      // x1 = -top, x0 = -2^(b-1)
+    if (neg < -h) neg += std::int64_t{1} << b;
+    return {pos, neg};
+}
+
+u64 residue_of(std::int64_t v, const Modulus& q) { return q.reduce_signed(v); }
+
+// Weights of the key shape: +-2^41, and +-(h + q) (representative +-h, the largest balanced
+// magnitude), and the max-digit-sum values, so the plan's weight bound is h.
+std::vector<std::int64_t> key_weights(const Modulus& q, std::size_t count, int b, std::size_t variant) {
+    const std::int64_t h = static_cast<std::int64_t>((q.value() - 1) / 2), qv = static_cast<std::int64_t>(q.value());
+    const std::int64_t two41 = std::int64_t{1} << 41;
+    const auto ds = max_digit_sum_values(h, b);
+    std::vector<std::int64_t> w(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        switch (variant) {
+            case 0: w[i] = two41; break;
+            case 1: w[i] = -two41; break;
+            case 2: w[i] = h + qv; break;  // all +h: one-signed terms of maximal size
+            case 3: w[i] = ds[0]; break;
+            case 4: w[i] = ds[1]; break;
+            default: {
+                const std::int64_t m[] = {two41, -two41, h + qv, -(h + qv), ds[0], ds[1], 0, 1, -1};
+                w[i] = m[(i * 5 + i / 7) % 9];
+            }
+        }
+    }
+    w[0] = h + qv;  // keep the weight bound at h in every variant (same plan)
+    return w;
+}
+
+// Residue rows: all q-1, all (q-1)/2, all (q+1)/2, max-digit-sum rows of both signs, and a mix.
+std::vector<Rows> key_residues(const Modulus& q, std::size_t cols, std::size_t n, int b) {
+    const u64 qv = q.value();
+    const std::int64_t h = static_cast<std::int64_t>((qv - 1) / 2);
+    const auto ds = max_digit_sum_values(h, b);
+    std::vector<Rows> sets;
+    for (u64 v : {qv - 1, (qv - 1) / 2, (qv + 1) / 2, residue_of(ds[0], q), residue_of(ds[1], q)})
+        sets.emplace_back(cols, n, v);
+    Rows mix(cols, n);
+    const u64 edge[] = {0, 1, qv - 1, (qv - 1) / 2, (qv + 1) / 2, residue_of(ds[0], q), residue_of(ds[1], q)};
+    for (std::size_t k = 0; k < cols; ++k)
+        for (std::size_t c = 0; c < n; ++c) mix.data[k][c] = edge[(k * 3 + c) % 7];
+    sets.push_back(std::move(mix));
+    return sets;
+}
+
+}  // namespace
+
+TEST(ModGemmKaratsuba, ChosenOnKeyShapeAndExactOnEdgeValues) {
+    const Modulus q = prime_of_bits(40);
+    const std::size_t rows = 64, cols = 27, n = 77;
+    Prng prng(Seed{10});
+    std::vector<std::int64_t> w(rows * cols);
+    const std::int64_t w_max = std::int64_t{1} << 41;
+    for (auto& x : w) x = static_cast<std::int64_t>(prng.next_u64() % static_cast<u64>(2 * w_max + 1)) - w_max;
+    const ModGemmPlan plan = ModGemm(w, rows, cols).plan(q);
+    ASSERT_TRUE(plan.karatsuba);
+    EXPECT_FALSE(plan.folded);
+    EXPECT_EQ(plan.fp64_macs_per_mac, 3u);
+    EXPECT_EQ(plan.pieces, 3u);
+    EXPECT_EQ(plan.x_digits, 2);
+    EXPECT_EQ(plan.w_digits, 2);
+    EXPECT_EQ(plan.x_digit_bits, plan.w_digit_bits);
+    EXPECT_LT(plan.max_piece_bound, 2251799813685248.0);
+    const int b = plan.x_digit_bits;
+    // Random residues on every compiled target, then the edge values.
+    const Rows rnd = random_residues(prng, q, cols, n);
+    for (std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+        PinTarget pin(target);
+        ASSERT_EQ(mismatches(q, w, rows, cols, rnd, n), 0u) << hwy::TargetName(target);
+    }
+    for (std::size_t variant = 0; variant < 6; ++variant) {
+        const auto wv = key_weights(q, rows * cols, b, variant);
+        ASSERT_TRUE(ModGemm(wv, rows, cols).plan(q).karatsuba) << "variant " << variant;
+        for (const Rows& in : key_residues(q, cols, n, b))
+            ASSERT_EQ(mismatches(q, wv, rows, cols, in, n), 0u) << "variant " << variant;
+    }
+}
+
+TEST(ModGemmKaratsuba, LargestKStillChosenAndJustBeyond) {
+    // Karatsuba is feasible while K (X0 + X1)(W0 + W1) < 2^51 and the reduction bound holds
+    // (and then cheaper than every other plan); find the largest such K by bisection on the
+    // planner, then check K_max and K_max + 1 on maximal values.
+    for (int bits : {40, 44}) {
+        const Modulus q = prime_of_bits(bits);
+        const std::size_t rows = 4, n = 41;
+        const auto plan_for = [&](std::size_t cols) {
+            return ModGemm(key_weights(q, rows * cols, 20, 5), rows, cols).plan(q);
+        };
+        std::size_t lo = 1;
+        while (lo < 64 && !plan_for(lo).karatsuba) ++lo;
+        ASSERT_TRUE(plan_for(lo).karatsuba) << bits;
+        const std::size_t k_first = lo;
+        std::size_t hi = 1u << 20;
+        ASSERT_FALSE(plan_for(hi).karatsuba) << bits;
+        while (hi - lo > 1) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            (plan_for(mid).karatsuba ? lo : hi) = mid;
+        }
+        const std::size_t k_max = lo;
+        std::printf("q bits %d: Karatsuba chosen for K in [%zu, %zu]\n", bits, k_first, k_max);
+        const ModGemmPlan at = plan_for(k_max), beyond = plan_for(k_max + 1);
+        ASSERT_TRUE(at.karatsuba);
+        ASSERT_FALSE(beyond.karatsuba);
+        // The bounds are what stop it (at 40 bits the reduction bound A/q, ~K 2^38 <= 2^51/4.04,
+        // binds just before the middle piece K (X0 + X1)(W0 + W1) ~ K 2^40 reaches 2^51).
+        EXPECT_LT(at.max_piece_bound, 2251799813685248.0);
+        EXPECT_GT(at.max_piece_bound, 2251799813685248.0 * 0.95);
+        if (bits == 40) {
+            EXPECT_GE(k_max, 1900u);  // (X0 + X1)(W0 + W1) ~ 2^40 at b = 20
+            EXPECT_LE(k_max, 2100u);
+        }
+        for (std::size_t cols : {k_max, k_max + 1}) {
+            const int b = plan_for(cols).x_digit_bits;
+            const int bk = at.x_digit_bits;  // the Karatsuba digit size, for the max-digit-sum values
+            for (std::size_t variant = 0; variant < 6; ++variant) {
+                const auto w = key_weights(q, rows * cols, bk, variant);
+                ASSERT_EQ(ModGemm(w, rows, cols).plan(q).karatsuba, cols == k_max) << bits << " K " << cols;
+                for (const Rows& in : key_residues(q, cols, n, bk))
+                    ASSERT_EQ(mismatches(q, w, rows, cols, in, n), 0u)
+                        << "q bits " << bits << " K " << cols << " variant " << variant << " b " << b;
+            }
+        }
+    }
 }

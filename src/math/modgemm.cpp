@@ -20,6 +20,11 @@
 //     with the 1.5*2^52 constant. Among all (mode, dx, xb, dw, wb) that satisfy this and
 //     the reduction condition below, the plan takes the one of least estimated cost (FMAs
 //     per output, plus recombination per piece and digit splitting per input row).
+//     Karatsuba (2 x 2 direct digits of a common size b, see modgemm.h) is one more
+//     candidate: its three pieces are bounded by K X1 W1, K X0 W0 and K (X0 + X1)(W0 + W1)
+//     (the digit sums are exact sums of two bounded digits), their recombination weights
+//     c_p = 2^(2b) - 2^b, 1 - 2^b, 2^b enter A as |c_p| B_p, and the input digit rows gain a
+//     third row x0 + x1 (the weights a third plane w0 + w1).
 //  2. Kernel (Highway, dynamic dispatch). Columns are tiled so that a tile's digit rows
 //     stay in cache; when K is large it is chunked (weights of a chunk in L2, the digits
 //     of a column block in L1) and the sums of a block are parked between chunks. A
@@ -61,8 +66,9 @@ struct Piece {
     int i_first = 0, i_count = 0;
     const double* w = nullptr;
     std::size_t w_digit_stride = 0;
-    int shift = 0;      // recombination weight 2^shift
-    double scale = 1;   // 2^shift
+    int shift = 0;       // recombination weight 2^shift (- 2^neg_shift if neg_shift >= 0)
+    double scale = 1;    // the recombination weight as a double (exact)
+    int neg_shift = -1;  // Karatsuba pieces: second, negative term of the weight
 };
 
 struct Context {
@@ -70,10 +76,12 @@ struct Context {
     double q_inv = 0;
     std::size_t rows = 0, cols = 0, opad = 0, n = 0;
     int x_digits = 1, x_digit_bits = 0;
+    bool karatsuba = false;             // x_digits == 2; digit row 2 holds x0 + x1
+    int x_rows = 1;                     // digit rows per input row (x_digits, + 1 for Karatsuba)
     std::size_t weight_rows_per_k = 1;  // weight rows (of opad doubles) read per input row
     const Piece* pieces = nullptr;
     std::size_t num_pieces = 0;
-    u64 magic_bias = 0;  // sum over pieces of bits(kMagic) << shift (mod 2^64)
+    u64 magic_bias = 0;  // sum over pieces of bits(kMagic) * (recombination weight) (mod 2^64)
     const u64* const* in = nullptr;
     u64* const* out = nullptr;
 };
@@ -116,7 +124,7 @@ struct Tiling {
 };
 
 Tiling ChooseTiling(const Context& c) {
-    const std::size_t dx = static_cast<std::size_t>(c.x_digits), K = c.cols, D = c.num_pieces;
+    const std::size_t dx = static_cast<std::size_t>(c.x_rows), K = c.cols, D = c.num_pieces;
     const std::size_t kc_l1 = kL1Digits / (8 * dx * kCW);
     const std::size_t kc_w = kL2Weights / (8 * c.opad * c.weight_rows_per_k);
     Tiling t;
@@ -135,7 +143,8 @@ Tiling ChooseTiling(const Context& c) {
 }
 
 // Balanced digits of the columns [c0, c0 + width) of input rows [k0, k0 + kc) into
-// xd[(i * kc + kk) * tile + col]; columns width .. tile are zero.
+// xd[(i * kc + kk) * tile + col] (Karatsuba: i = 2 holds digit 0 + digit 1); columns
+// width .. tile are zero.
 void SplitDigits(const Context& c, std::size_t c0, std::size_t width, std::size_t tile, std::size_t k0,
                  std::size_t kc, double* HWY_RESTRICT xd) {
     const DF df;
@@ -164,12 +173,16 @@ void SplitDigits(const Context& c, std::size_t c0, std::size_t width, std::size_
             }
             x = hn::Sub(x, hn::IfThenElseZero(hn::Gt(x, half), q));  // balanced, |x| <= (q-1)/2
             double* p = dst + col;
+            VF lo = hn::Zero(df);
             for (int i = 0; i + 1 < dx; ++i, p += plane) {
                 const VI d = hn::ShiftRightSame(hn::ShiftLeftSame(x, 64 - b), 64 - b);
-                hn::Store(to_double(d), df, p);
+                lo = to_double(d);
+                hn::Store(lo, df, p);
                 x = hn::ShiftRightSame(hn::Sub(x, d), b);
             }
-            hn::Store(to_double(x), df, p);
+            const VF hi = to_double(x);
+            hn::Store(hi, df, p);
+            if (c.karatsuba) hn::Store(hn::Add(lo, hi), df, p + plane);  // exact: |x0 + x1| < 2^51
         }
     }
 }
@@ -243,8 +256,11 @@ HWY_NOINLINE void Block(const Context& c, const double* HWY_RESTRICT xd, std::si
                 for (const Piece* pc = c.pieces; pc != c.pieces + np; ++pc) {
                     const VF a = hn::Load(df, src);
                     src += R * kCW;
+                    const VI ai = hn::BitCast(di, hn::Add(a, magic));
                     if (pc->shift < 64)  // 2^shift P vanishes mod 2^64 otherwise
-                        sw = hn::Add(sw, hn::ShiftLeftSame(hn::BitCast(di, hn::Add(a, magic)), pc->shift));
+                        sw = hn::Add(sw, hn::ShiftLeftSame(ai, pc->shift));
+                    if (pc->neg_shift >= 0 && pc->neg_shift < 64)  // Karatsuba: - 2^neg_shift P
+                        sw = hn::Sub(sw, hn::ShiftLeftSame(ai, pc->neg_shift));
                     sf = hn::MulAdd(a, hn::Set(df, pc->scale), sf);
                 }
                 sw = hn::Sub(sw, bias);
@@ -265,7 +281,7 @@ HWY_NOINLINE void Block(const Context& c, const double* HWY_RESTRICT xd, std::si
 
 void Run(const Context& c) {
     const Tiling t = ChooseTiling(c);
-    const std::size_t dx = static_cast<std::size_t>(c.x_digits);
+    const std::size_t dx = static_cast<std::size_t>(c.x_rows);
     AlignedVector<double> xd(dx * t.chunk * t.tile);
     AlignedVector<double> stash(c.num_pieces * kRowBlock * kCW);
     AlignedVector<double> acc_buf;
@@ -361,6 +377,10 @@ std::int64_t min_representative(std::int64_t w, const Modulus& q) {
 // recombination, plus per digit row its splitting (shared by the `rows` outputs).
 constexpr double kPieceCost = 3.0;
 constexpr double kSplitCost = 2.0;
+// Karatsuba: a piece's recombination has a second (negative) shift; the digit-sum row of an
+// input costs one add and store.
+constexpr double kKaratsubaPieceCost = 4.0;
+constexpr double kSumRowCost = 1.0;
 
 FullPlan make_plan(const Modulus& q, std::size_t rows, std::size_t cols, u64 w_direct_max) {
     const u64 half = (q.value() - 1) / 2;
@@ -420,6 +440,45 @@ FullPlan make_plan(const Modulus& q, std::size_t rows, std::size_t cols, u64 w_d
         for (int dw = 1; dw <= kMaxDigits; ++dw) {
             consider(false, xs, w_direct[dw - 1]);
             consider(true, xs, w_folded[dw - 1]);
+        }
+    }
+    // Karatsuba: x and w (the direct-mode weights) in 2 digits of a common size b; pieces
+    // P_hi = sum x1 w1, P_lo = sum x0 w0, P_mid = sum (x0 + x1)(w0 + w1), S = P_hi (2^(2b) - 2^b)
+    // + P_lo (1 - 2^b) + P_mid 2^b. Digit sums are bounded by X0 + X1 (resp. W0 + W1), so
+    // B_mid = K (X0 + X1)(W0 + W1); A = sum_p |c_p| B_p. b <= 51 keeps the recombination
+    // weights c_p (b significant bits) exact in FP64; among the exact b the one with the
+    // smallest largest piece bound is taken.
+    const double k_cost = 3.0 * K + kKaratsubaPieceCost * 3.0 +
+                          (2.0 * kSplitCost + kSumRowCost) * K / static_cast<double>(rows);
+    if (!found || k_cost < best.cost) {
+        bool have = false;
+        for (int b = 1; b <= 51; ++b) {
+            const Split xs = split_bounds(half, 2, b), ws = split_bounds(w_direct_max, 2, b);
+            const u128 xsum = u128{xs.bound[0]} + xs.bound[1], wsum = u128{ws.bound[0]} + ws.bound[1];
+            if (xsum > kExactLimit || wsum > kExactLimit) continue;  // also bounds every digit
+            const u128 b_hi = mul_sat(mul_sat(cols, xs.bound[1]), ws.bound[1]);
+            const u128 b_lo = mul_sat(mul_sat(cols, xs.bound[0]), ws.bound[0]);
+            const u128 b_mid = mul_sat(mul_sat(cols, xsum), wsum);
+            const u128 max_piece = std::max({b_hi, b_lo, b_mid});
+            if (max_piece > kExactLimit) continue;
+            const double c_hi = std::ldexp(1.0, 2 * b) - std::ldexp(1.0, b), c_lo = std::ldexp(1.0, b) - 1.0;
+            const double a = c_hi * static_cast<double>(b_hi) + c_lo * static_cast<double>(b_lo) +
+                             std::ldexp(static_cast<double>(b_mid), b);
+            if (a / qv > std::ldexp(1.0, 51) / (4.0 * 1.01)) continue;  // D = 3 pieces
+            if (have && static_cast<double>(max_piece) >= best.info.max_piece_bound) continue;
+            have = found = true;
+            best.cost = k_cost;
+            best.x = xs;
+            best.w = ws;
+            best.info = ModGemmPlan{};
+            best.info.karatsuba = true;
+            best.info.x_digits = 2;
+            best.info.x_digit_bits = b;
+            best.info.w_digits = 2;
+            best.info.w_digit_bits = b;
+            best.info.pieces = 3;
+            best.info.fp64_macs_per_mac = 3;
+            best.info.max_piece_bound = static_cast<double>(max_piece);
         }
     }
     if (!found) throw std::invalid_argument("ModGemm: no exact FP64 digit plan for K = " + std::to_string(cols));
@@ -498,11 +557,22 @@ std::shared_ptr<const ModGemm::Prepared> ModGemm::prepare(const Modulus& q) cons
     p->opad = opad;
 
     // Weight digits as doubles, [digit j][(i * K + k) * opad + o], rows o >= rows_ zero.
+    // Karatsuba: planes w0, w1, w0 + w1.
     const std::size_t per_digit = (plan.info.folded ? static_cast<std::size_t>(dx) : 1) * K * opad;
-    p->wd.assign(static_cast<std::size_t>(dw) * per_digit, 0.0);
+    const std::size_t planes = static_cast<std::size_t>(dw) + (plan.info.karatsuba ? 1 : 0);
+    p->wd.assign(planes * per_digit, 0.0);
     double* wd = p->wd.data();
     std::int64_t digits[kMaxDigits];
-    if (!plan.info.folded) {
+    if (plan.info.karatsuba) {
+        for (std::size_t o = 0; o < rows_; ++o)
+            for (std::size_t k = 0; k < K; ++k) {
+                const std::int64_t w = w_[o * K + k];
+                split_value(raw ? w : min_representative(w, q), 2, plan.w.bits, digits);
+                wd[k * opad + o] = static_cast<double>(digits[0]);
+                wd[per_digit + k * opad + o] = static_cast<double>(digits[1]);
+                wd[2 * per_digit + k * opad + o] = static_cast<double>(digits[0] + digits[1]);
+            }
+    } else if (!plan.info.folded) {
         for (std::size_t o = 0; o < rows_; ++o)
             for (std::size_t k = 0; k < K; ++k) {
                 const std::int64_t w = w_[o * K + k];
@@ -524,7 +594,13 @@ std::shared_ptr<const ModGemm::Prepared> ModGemm::prepare(const Modulus& q) cons
                 }
         }
     }
-    for (int j = 0; j < dw; ++j) {
+    if (plan.info.karatsuba) {
+        const int b = plan.x.bits;
+        p->pieces.push_back({1, 1, wd + per_digit, 0, 2 * b, 0, b});      // P_hi (2^(2b) - 2^b)
+        p->pieces.push_back({0, 1, wd, 0, 0, 0, b});                      // P_lo (1 - 2^b)
+        p->pieces.push_back({2, 1, wd + 2 * per_digit, 0, b, 0, -1});     // P_mid 2^b
+    }
+    for (int j = 0; j < dw && !plan.info.karatsuba; ++j) {
         if (plan.info.folded) {
             p->pieces.push_back({0, dx, wd + j * per_digit, K * opad, j * plan.w.bits, 0});
         } else {
@@ -535,8 +611,9 @@ std::shared_ptr<const ModGemm::Prepared> ModGemm::prepare(const Modulus& q) cons
     u64 magic_bits;
     std::memcpy(&magic_bits, &kMagic, sizeof magic_bits);
     for (Piece& pc : p->pieces) {
-        pc.scale = std::ldexp(1.0, pc.shift);
+        pc.scale = std::ldexp(1.0, pc.shift) - (pc.neg_shift >= 0 ? std::ldexp(1.0, pc.neg_shift) : 0.0);
         if (pc.shift < 64) p->magic_bias += magic_bits << pc.shift;
+        if (pc.neg_shift >= 0 && pc.neg_shift < 64) p->magic_bias -= magic_bits << pc.neg_shift;
     }
 
     if (!cache_) return p;  // moved-from object
@@ -565,7 +642,11 @@ void ModGemm::apply(const Modulus& q, const u64* const* in, u64* const* out, std
     c.n = n;
     c.x_digits = p->plan.x.digits;
     c.x_digit_bits = p->plan.x.bits;
-    c.weight_rows_per_k = static_cast<std::size_t>(p->plan.w.digits) * (p->plan.info.folded ? p->plan.x.digits : 1);
+    c.karatsuba = p->plan.info.karatsuba;
+    c.x_rows = p->plan.x.digits + (c.karatsuba ? 1 : 0);
+    c.weight_rows_per_k = c.karatsuba ? 3
+                                      : static_cast<std::size_t>(p->plan.w.digits) *
+                                            (p->plan.info.folded ? p->plan.x.digits : 1);
     c.pieces = p->pieces.data();
     c.num_pieces = p->pieces.size();
     c.magic_bias = p->magic_bias;

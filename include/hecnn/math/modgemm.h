@@ -31,9 +31,15 @@ namespace hecnn::math {
 //  * folded (folded == true): the digit scale is folded into the weights,
 //    w'[k][i] = w[k] * 2^(i*xb) mod q (balanced), which are split into w_digits digits;
 //    piece j = sum_{k,i} x_digit_i[k] * w'_digit_j[k][i], recombined with weight 2^(j*wb).
+//  * Karatsuba (karatsuba == true; direct, 2 x 2 digits, x_digit_bits == w_digit_bits == b):
+//    with x = x1 2^b + x0 and w = w1 2^b + w0 (w as in direct mode), three pieces
+//    P_hi = sum_k x1 w1, P_lo = sum_k x0 w0, P_mid = sum_k (x1 + x0)(w1 + w0), recombined as
+//    P_hi 2^(2b) + (P_mid - P_hi - P_lo) 2^b + P_lo: 3 FMAs per MAC instead of 4. The digit
+//    sums are one bit larger, which the exactness bound of P_mid accounts for.
 // fp64_macs_per_mac = FP64 multiply-adds spent per residue multiply-accumulate.
 struct ModGemmPlan {
     bool folded = false;
+    bool karatsuba = false;
     int x_digits = 0, x_digit_bits = 0;
     int w_digits = 0, w_digit_bits = 0;
     std::size_t pieces = 0;
