@@ -36,6 +36,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "u64_simd-inl.h"
+
 #include <algorithm>
 #include <vector>
 
@@ -55,32 +57,11 @@ using DF = hn::Repartition<double, D>;
 using VF = hn::Vec<DF>;
 constexpr std::size_t kLanes = hn::MaxLanes(D());
 
-// a_lo * b_lo as 64 bits, where _lo is the low 32-bit half of each 64-bit lane.
-HWY_INLINE V Mul32(V a, V b) {
-    const hn::Repartition<uint32_t, D> d32;
-    return hn::MulEven(hn::BitCast(d32, a), hn::BitCast(d32, b));
-}
-
-// The high 32-bit half of each lane moved to the low half (the new high half is garbage
-// that Mul32 ignores).
-HWY_INLINE V HighHalf(V a) {
-    const hn::Repartition<uint32_t, D> d32;
-    return hn::BitCast(D(), hn::Shuffle2301(hn::BitCast(d32, a)));
-}
+using simd::HWY_NAMESPACE::HighHalf;
+using simd::HWY_NAMESPACE::Mul32;
+using simd::HWY_NAMESPACE::ReduceOnce;
 
 HWY_INLINE V Low32(V a) { return hn::And(a, hn::Set(D(), 0xFFFFFFFFull)); }
-
-// v >= m ? v - m : v. On AVX-512 for any v; on AVX2 for m <= 2^63 and v < m + 2^63 (all
-// uses below: m <= 4q < 2^63, v < 8q).
-HWY_INLINE V ReduceOnce(V v, V m) {
-#if HWY_TARGET <= HWY_AVX3
-    return hn::Min(v, v - m);  // v < m wraps v - m around to a larger value; Min keeps v
-#else
-    const DI di;
-    const V diff = v - m;
-    return hn::BitCast(D(), hn::IfNegativeThenElse(hn::BitCast(di, diff), hn::BitCast(di, v), hn::BitCast(di, diff)));
-#endif
-}
 
 // a * b mod 2^64.
 HWY_INLINE V MulLo(V a, V b) {

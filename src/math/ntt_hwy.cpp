@@ -27,6 +27,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "u64_simd-inl.h"
+
 #include "ntt_kernels.h"
 #include "ntt_tables.h"
 
@@ -64,30 +66,9 @@ HWY_INLINE Twiddle BroadcastTwiddle(u64 w, u64 ws) {
     return MakeTwiddle(hn::Set(d, w), hn::Set(d, ws));
 }
 
-// a_lo * b_lo as 64 bits, where _lo is the low 32-bit half of each 64-bit lane.
-HWY_INLINE V Mul32(V a, V b) {
-    const hn::Repartition<uint32_t, D> d32;
-    return hn::MulEven(hn::BitCast(d32, a), hn::BitCast(d32, b));
-}
-
-// The high 32-bit half of each lane moved to the low half; the new high half is garbage
-// that Mul32 ignores (a shuffle is cheaper than a shift on some CPUs).
-HWY_INLINE V HighHalf(V a) {
-    const hn::Repartition<uint32_t, D> d32;
-    return hn::BitCast(D(), hn::Shuffle2301(hn::BitCast(d32, a)));
-}
-
-// v >= m ? v - m : v, for v < m + 2^63 (all values here are below 4q < 2^63).
-HWY_INLINE V ReduceOnce(V v, V m) {
-#if HWY_TARGET <= HWY_AVX3
-    return hn::Min(v, v - m);  // v < m wraps v - m around to a huge value; Min keeps v
-#else
-    // No unsigned 64-bit Min on AVX2: select on the sign bit of v - m instead.
-    const hn::RebindToSigned<D> di;
-    const V diff = v - m;
-    return hn::BitCast(D(), hn::IfNegativeThenElse(hn::BitCast(di, diff), hn::BitCast(di, v), hn::BitCast(di, diff)));
-#endif
-}
+using simd::HWY_NAMESPACE::HighHalf;
+using simd::HWY_NAMESPACE::Mul32;
+using simd::HWY_NAMESPACE::ReduceOnce;
 
 // floor(x * ws / 2^64) - e with e in {0, 1, 2}: the three 32x32 partial products that reach
 // the high word, without the lowest one and without the carries out of the low halves of
