@@ -9,6 +9,7 @@
 
 #include "bench_ckks.h"
 #include "eval.h"
+#include "infer.h"
 #include "plan.h"
 #include "roundtrip.h"
 #include "train_forward.h"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     hecnn::cli::add_eval(app);
     hecnn::cli::add_describe(app);
     hecnn::cli::add_plan(app);
+    hecnn::cli::add_infer(app);
     hecnn::cli::add_train_help(app);
     try {
         if (hecnn::cli::forward_train(argc, argv)) return 0;

@@ -12,15 +12,6 @@
 namespace hecnn::he {
 namespace {
 
-// A size-2 ciphertext as a size-3 one (third polynomial zero): same message.
-ckks::Ciphertext to_size3(const ckks::Ciphertext& c) {
-    ckks::Ciphertext r(c.context(), c.level(), c.scale(), 3, c.is_ntt());
-    const std::size_t words = c.limbs() * c.n();
-    std::copy(c.limb(0, 0), c.limb(0, 0) + 2 * words, r.limb(0, 0));
-    std::fill(r.limb(2, 0), r.limb(2, 0) + words, 0);
-    return r;
-}
-
 // Runs body(i) for i < n: across threads when n is large enough to occupy them (engine
 // calls inside run single-threaded), else sequentially (the engine parallelises inside).
 template <class F>
@@ -51,6 +42,86 @@ Runtime::Runtime(const Plan& plan, ckks::ContextPtr ctx, const ckks::RelinKey& r
     if (ctx_->max_level() < plan_.depth)
         throw std::invalid_argument("Runtime: the plan needs " + std::to_string(plan_.depth) + " levels, the parameters have " +
                                     std::to_string(ctx_->max_level()));
+}
+
+// One linear group. Inputs all at one level and size: one Evaluator::linear call with
+// one rescale per output (size 3 inputs: relinearise at scale Δ·q_l, then rescale).
+// Mixed inputs (e.g. lazily relinearised squares at level l, size 3, and the activation's
+// linear term x at level l+1, size 2): one linear call per (level, size) class, each at
+// its own level WITHOUT rescaling and with its weights quantised so that every partial
+// output lands at exactly Δ·q_l; the partial outputs are dropped to level l (exact:
+// residues are discarded) and added (a size-2 partial adds into the size-3 one), then
+// relinearised if size 3 and rescaled. No input is ever copied, padded or dropped — the
+// padded/dropped copies cost ~1 s and 1.3 GiB on the CryptoNets batch.
+void Runtime::run_group(const LinearGroup& g, std::vector<ckks::Ciphertext>& wire, int top, double delta) const {
+    int level = top;
+    std::size_t size = 2;
+    for (int w : g.inputs) level = std::min(level, wire[w].level()), size = std::max(size, wire[w].size());
+    // Classes of inputs by (level, size), in order of first appearance.
+    std::vector<std::pair<int, std::size_t>> keys;
+    std::vector<std::vector<std::size_t>> members;
+    for (std::size_t j = 0; j < g.inputs.size(); ++j) {
+        const auto& c = wire[g.inputs[j]];
+        const std::pair<int, std::size_t> k{c.level(), c.size()};
+        auto it = std::find(keys.begin(), keys.end(), k);
+        if (it == keys.end()) keys.push_back(k), members.emplace_back();
+        members[static_cast<std::size_t>(std::find(keys.begin(), keys.end(), k) - keys.begin())].push_back(j);
+    }
+    const std::size_t O = g.outputs.size(), I = g.inputs.size();
+    std::vector<ckks::Ciphertext> out;
+    if (keys.size() == 1) {
+        std::vector<const ckks::Ciphertext*> ptr(I);
+        for (std::size_t j = 0; j < I; ++j) ptr[j] = &wire[g.inputs[j]];
+        ckks::LinearMap map;
+        map.inputs = I;
+        map.outputs = O;
+        map.weights = g.weights;
+        map.bias = g.bias;
+        if (size == 2) {
+            map.rescale = true;
+            map.target_scale = delta;
+        } else {
+            map.rescale = false;
+            map.weight_scale = delta * static_cast<double>(ctx_->data_moduli()[level].value()) / ptr[0]->scale();
+        }
+        out = eval_.linear(std::span<const ckks::Ciphertext* const>(ptr), map);
+        if (size == 3)
+            for (auto& c : out) eval_.relinearize_inplace(c, rk_);
+        if (size == 3 || !map.rescale)
+            for (auto& c : out) eval_.rescale_inplace(c);
+    } else {
+        const double target = delta * static_cast<double>(ctx_->data_moduli()[level].value());  // Δ·q_l
+        // Largest size first: the accumulator then never has to grow.
+        std::vector<std::size_t> order(keys.size());
+        for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a].second > keys[b].second; });
+        for (std::size_t k : order) {
+            const auto& idx = members[k];
+            std::vector<const ckks::Ciphertext*> ptr(idx.size());
+            ckks::LinearMap map;
+            map.inputs = idx.size();
+            map.outputs = O;
+            map.weights.resize(O * idx.size());
+            for (std::size_t o = 0; o < O; ++o)
+                for (std::size_t j = 0; j < idx.size(); ++j) map.weights[o * idx.size() + j] = g.weights[o * I + idx[j]];
+            for (std::size_t j = 0; j < idx.size(); ++j) ptr[j] = &wire[g.inputs[idx[j]]];
+            if (out.empty()) map.bias = g.bias;
+            map.rescale = false;
+            map.weight_scale = target / ptr[0]->scale();
+            auto part = eval_.linear(std::span<const ckks::Ciphertext* const>(ptr), map);
+            for (std::size_t o = 0; o < O; ++o) {
+                if (part[o].level() != level) eval_.drop_to_level_inplace(part[o], level);
+                if (out.size() < O) continue;
+                eval_.add_inplace(out[o], part[o]);
+            }
+            if (out.empty()) out = std::move(part);
+        }
+        for (auto& c : out) {
+            if (c.size() == 3) eval_.relinearize_inplace(c, rk_);
+            eval_.rescale_inplace(c);
+        }
+    }
+    for (std::size_t o = 0; o < O; ++o) wire[g.outputs[o]] = std::move(out[o]);
 }
 
 std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs, std::vector<StepTrace>* trace,
@@ -95,49 +166,7 @@ std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs,
                 }
             });
         } else {
-            for_each(st.groups.size(), [&](std::size_t gi) {
-                const LinearGroup& g = st.groups[gi];
-                int level = top;
-                std::size_t size = 2;
-                for (int w : g.inputs) level = std::min(level, wire[w].level()), size = std::max(size, wire[w].size());
-                std::vector<ckks::Ciphertext> adjusted;  // dropped / padded copies
-                adjusted.reserve(g.inputs.size());
-                std::vector<const ckks::Ciphertext*> ptr(g.inputs.size());
-                for (std::size_t j = 0; j < g.inputs.size(); ++j) {
-                    const auto& c = wire[g.inputs[j]];
-                    if (c.level() == level && c.size() == size) {
-                        ptr[j] = &c;
-                        continue;
-                    }
-                    ckks::Ciphertext d = c;
-                    if (d.level() != level) eval_.drop_to_level_inplace(d, level);
-                    if (d.size() != size) d = to_size3(d);
-                    adjusted.push_back(std::move(d));
-                    ptr[j] = &adjusted.back();
-                }
-                ckks::LinearMap map;
-                map.inputs = g.inputs.size();
-                map.outputs = g.outputs.size();
-                map.weights = g.weights;
-                map.bias = g.bias;
-                if (size == 2) {
-                    map.rescale = true;
-                    map.target_scale = delta;
-                } else {
-                    // Deferred relinearisation: relinearise BEFORE the rescale, at scale
-                    // Δ·q_l, so the rescale divides the key-switching error by q_l too.
-                    map.rescale = false;
-                    map.weight_scale = delta * static_cast<double>(ctx_->data_moduli()[level].value()) / ptr[0]->scale();
-                }
-                auto out = eval_.linear(std::span<const ckks::Ciphertext* const>(ptr), map);
-                for (std::size_t o = 0; o < out.size(); ++o) {
-                    if (out[o].size() == 3) {
-                        eval_.relinearize_inplace(out[o], rk_);
-                        eval_.rescale_inplace(out[o]);
-                    }
-                    wire[g.outputs[o]] = std::move(out[o]);
-                }
-            });
+            for_each(st.groups.size(), [&](std::size_t gi) { run_group(st.groups[gi], wire, top, delta); });
         }
         for (int w : dies[si]) wire[w] = ckks::Ciphertext();
         if (trace || progress) {

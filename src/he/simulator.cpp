@@ -10,6 +10,13 @@
 
 namespace hecnn::he {
 
+namespace {
+// Cost of one pass over an input or output ciphertext of a linear call, in MACs: fitted
+// on the CryptoNets batch at N=2^14, 2 threads (conv step: 144 maps of 25×6, dense step:
+// 864×48; docs/INFERENCE.md, "Measured").
+constexpr double kLinearPassMacs = 8.0;
+}  // namespace
+
 Rates Rates::defaults() {
     // `hecnn bench ckks --log-n 14 --no-baselines` on the development machine (one thread,
     // data primes {60, 40×7}, special {49, 49}); see docs/INFERENCE.md.
@@ -17,11 +24,13 @@ Rates Rates::defaults() {
     r.log_n = 14;
     r.limbs = 8;
     r.threads = 1;
-    r.mac_ms = 0.0769;
-    r.square_relin_rescale_ms = 10.07;
-    r.square_ms = 2.55;
-    r.relin_ms = 9.38;
-    r.rescale_ms = 0.0709;
+    // Re-measured after the ModGemm/Karatsuba and relinearisation work (was 0.0769,
+    // 10.07, 2.55, 9.38, 0.0709 ms).
+    r.mac_ms = 0.03376;
+    r.square_relin_rescale_ms = 5.483;
+    r.square_ms = 1.739;
+    r.relin_ms = 4.417;
+    r.rescale_ms = 0.0750;
     return r;
 }
 
@@ -29,8 +38,10 @@ Rates Rates::from_bench_json(const std::string& path, int log_n) {
     std::ifstream f(path);
     if (!f) throw std::runtime_error("cannot open bench file " + path);
     const auto j = nlohmann::json::parse(f);
+    // (The entries must outlive `best`: iterate over a named array, not a temporary.)
+    const nlohmann::json entries = j.is_array() ? j : nlohmann::json::array({j});
     const nlohmann::json* best = nullptr;
-    for (const auto& e : (j.is_array() ? j : nlohmann::json::array({j})))
+    for (const auto& e : entries)
         if (!best || std::abs(e.at("log_n").get<int>() - log_n) < std::abs(best->at("log_n").get<int>() - log_n)) best = &e;
     if (!best) throw std::runtime_error("bench file " + path + " has no entry");
     Rates r;
@@ -56,6 +67,8 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
     const double ntt_ratio = n_ratio * ctx.log_n() / rates.log_n;
     auto lin = [&](int level, int polys) { return n_ratio * (level + 1.0) / rates.limbs * polys / 2.0; };
     auto ntt = [&](int level) { return ntt_ratio * (level + 1.0) / rates.limbs; };
+    // The bench's linear_per_mac is a 27×64 map's time over 27·64 MACs: per-MAC core cost.
+    const double mac_core_ms = rates.mac_ms / (1.0 + kLinearPassMacs * (27.0 + 64.0) / (27.0 * 64.0));
     auto bytes = [&](int level, int size) { return static_cast<std::size_t>(size) * (level + 1) * N * sizeof(std::uint64_t); };
 
     const int W = plan.wire_count();
@@ -106,10 +119,28 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
             for (const auto& g : st.groups) {
                 int l = top, sz = 2;
                 for (int w : g.inputs) l = std::min(l, level[w]), sz = std::max(sz, size[w]);
-                for (int w : g.inputs) sp.drops += level[w] != l || size[w] != sz;
-                const auto m = static_cast<std::int64_t>(g.inputs.size() * g.outputs.size());
-                sp.macs += m;
-                sp.seconds += rates.mac_ms * static_cast<double>(m) * lin(l, sz) * 1e-3;
+                // One linear call per (level, size) class of inputs, each at its own level
+                // and size (runtime.cpp: run_group); partial outputs dropped and added.
+                std::vector<std::pair<int, int>> cls;
+                std::vector<std::int64_t> cnt;
+                for (int w : g.inputs) {
+                    const std::pair<int, int> k{level[w], size[w]};
+                    auto it = std::find(cls.begin(), cls.end(), k);
+                    if (it == cls.end()) cls.push_back(k), cnt.push_back(1);
+                    else ++cnt[static_cast<std::size_t>(it - cls.begin())];
+                }
+                const auto O = static_cast<std::int64_t>(g.outputs.size());
+                for (std::size_t k = 0; k < cls.size(); ++k) {
+                    const std::int64_t m = cnt[k] * O;
+                    sp.macs += m;
+                    // A linear call costs I·O MACs plus a pass over each input and output
+                    // (kLinearPassMacs MACs each): small maps (a conv's 25×6 groups) cost
+                    // more per MAC than the bench's 27×64 map, large ones (864×48) less.
+                    const double work = static_cast<double>(m) + kLinearPassMacs * static_cast<double>(cnt[k] + O);
+                    sp.seconds += mac_core_ms * work * lin(cls[k].first, cls[k].second) * 1e-3;
+                    if (cls.size() > 1 && cls[k].first != l) sp.drops += O;
+                }
+                if (cls.size() > 1) sp.seconds += rates.mac_ms * static_cast<double>(O * static_cast<std::int64_t>(cls.size() - 1)) * lin(l, sz) * 1e-3;  // the adds
                 for (int w : g.outputs) {
                     produce(w, l - 1, 2, ctx.scale());
                     ++sp.rescales;

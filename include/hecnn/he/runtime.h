@@ -35,6 +35,8 @@ public:
                                       const std::function<void(std::size_t step, const StepTrace&)>& progress = {}) const;
 
 private:
+    void run_group(const LinearGroup& g, std::vector<ckks::Ciphertext>& wire, int top, double delta) const;
+
     const Plan& plan_;
     ckks::ContextPtr ctx_;
     const ckks::RelinKey& rk_;

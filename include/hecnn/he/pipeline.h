@@ -1,0 +1,107 @@
+// One encrypted batch inference, client and server in one process, measured end to end:
+//
+//   client: keygen (secret key + relinearisation key, seeded for upload); pack the batch
+//           (ciphertext f = feature f of every image) and encrypt it in SEEDED secret-key
+//           form; serialise every ciphertext (the upload) and the seeded relin key.
+//   server: deserialise the upload and the relin key, run the plan (he::Runtime) — it is
+//           given the relinearisation key only, never the secret key.
+//   client: decrypt + unpack the output ciphertexts.
+//   check:  the plaintext reference runner (double precision, unfolded model) on the same
+//           images: class agreement, max |logit error|, accuracy of both against labels.
+//
+// The objects cross the client/server boundary as serialised bytes (ckks::serialize),
+// so the upload size is the real one and the server works on what it deserialised.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hecnn/he/compiler.h"
+#include "hecnn/he/plan.h"
+#include "hecnn/he/simulator.h"
+#include "hecnn/math/csprng.h"
+#include "hecnn/nn/model.h"
+
+namespace hecnn::he {
+
+struct PipelineOptions {
+    CompileOptions compile;
+    ParamOptions params;          // params.batch = 0: the batch size given to run_pipeline
+    Rates rates = Rates::defaults();
+    int threads = 1;              // threads the prediction assumes (the run uses OpenMP's)
+    // Deterministic keys (tests only). Empty: keys from the OS CSPRNG.
+    std::optional<math::Seed> insecure_test_only_key_seed;
+    bool keep_logits = false;     // copy the HE and reference logits into the report
+};
+
+struct StepReport {
+    std::string kind, name;
+    int level = 0, size = 2;
+    std::size_t outputs = 0, live = 0, live_bytes = 0;
+    double seconds = 0, predicted_seconds = 0;
+};
+
+struct PipelineReport {
+    // Setup
+    std::string parameters;       // Context::describe()
+    std::string parameter_explain;
+    int log_n = 0, depth = 0;
+    bool secure_128 = false;
+    std::size_t samples = 0, features = 0, outputs = 0;
+    // Client
+    double keygen_seconds = 0, encrypt_seconds = 0, decrypt_seconds = 0;
+    std::size_t upload_bytes = 0;             // all serialised seeded input ciphertexts
+    std::size_t relin_key_bytes_seeded = 0;   // what the server receives
+    std::size_t relin_key_bytes_full = 0;
+    std::size_t result_bytes = 0;             // serialised output ciphertexts (download)
+    // Server (relinearisation key only)
+    bool server_had_secret_key = false;       // structural: always false (Runtime takes a RelinKey)
+    double load_seconds = 0;                  // deserialising upload + key
+    double server_seconds = 0;                // Runtime::run
+    double predicted_server_seconds = 0;      // simulator, at `threads`
+    std::size_t predicted_peak_bytes = 0;
+    std::size_t peak_rss_bytes = 0;           // process peak (getrusage) at the end
+    std::size_t server_peak_rss_bytes = 0;    // peak from just before the server loads its inputs (0 if unknown)
+    std::vector<StepReport> steps;
+    // Accuracy
+    double agreement = 0;                     // fraction of images with equal predicted class
+    std::size_t disagreements = 0;
+    double max_abs_error = 0, max_abs_logit = 0;
+    double accuracy_he = -1, accuracy_ref = -1;  // −1: no labels
+    std::vector<double> logits_he, logits_ref;   // samples × outputs (keep_logits)
+
+    double server_ms_per_sample() const { return samples ? server_seconds * 1e3 / static_cast<double>(samples) : 0; }
+    double upload_bytes_per_sample() const { return samples ? static_cast<double>(upload_bytes) / static_cast<double>(samples) : 0; }
+};
+
+struct PipelineHooks {
+    std::function<void(const std::string& stage)> stage;  // "keygen", "encrypt", …
+    // After each server step: its report, index, count, seconds since the server started,
+    // and an estimate of the seconds left (the simulator's prediction of the remaining
+    // steps, corrected by measured/predicted so far).
+    std::function<void(const StepReport&, std::size_t i, std::size_t n, double elapsed, double remaining)> step;
+};
+
+// Compile + choose parameters (calibrated on `calib`, calib_samples × features) for a
+// model; the same as `hecnn plan` does.
+struct CompiledModel {
+    Plan plan;
+    ParamChoice choice;
+};
+CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> calib, std::size_t calib_samples,
+                                const PipelineOptions& opt);
+
+// Runs the whole pipeline on `samples` preprocessed images (samples × features,
+// sample-major); labels may be empty.
+PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,
+                            std::span<const int> labels, const PipelineOptions& opt, const PipelineHooks& hooks = {});
+
+// Peak resident set size of this process so far (getrusage), bytes.
+std::size_t peak_rss_bytes();
+
+}  // namespace hecnn::he

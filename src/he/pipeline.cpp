@@ -1,0 +1,217 @@
+#include "hecnn/he/pipeline.h"
+
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "hecnn/ckks/encoder.h"
+#include "hecnn/ckks/encryptor.h"
+#include "hecnn/ckks/keys.h"
+#include "hecnn/ckks/serialize.h"
+#include "hecnn/he/packing.h"
+#include "hecnn/he/runtime.h"
+#include "hecnn/nn/reference.h"
+
+namespace hecnn::he {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Linux: reset the peak-RSS watermark (VmHWM) so that the server's own peak can be read.
+bool reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    if (!f) return false;
+    f << "5";
+    f.flush();
+    return static_cast<bool>(f);
+}
+std::size_t vm_hwm_bytes() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) return static_cast<std::size_t>(std::stoull(line.substr(6))) * 1024;
+    return 0;
+}
+
+int argmax(std::span<const double> v) {
+    return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+std::size_t peak_rss_bytes() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<std::size_t>(u.ru_maxrss) * 1024;  // Linux: kilobytes
+}
+
+CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> calib, std::size_t calib_samples, const PipelineOptions& opt) {
+    CompiledModel c;
+    c.plan = compile(model, opt.compile);
+    std::vector<double> ranges;
+    if (calib_samples) run_plaintext(c.plan, calib, calib_samples, &ranges);
+    c.choice = choose_parameters(c.plan, ranges, opt.params);
+    return c;
+}
+
+PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,
+                            std::span<const int> labels, const PipelineOptions& opt, const PipelineHooks& hooks) {
+    const Plan& plan = compiled.plan;
+    const auto F = static_cast<std::size_t>(plan.input_count);
+    const std::size_t K = plan.outputs.size();
+    if (batch.size() != samples * F) throw std::invalid_argument("run_pipeline: batch is not samples × features");
+    if (!labels.empty() && labels.size() != samples) throw std::invalid_argument("run_pipeline: one label per sample");
+    auto stage = [&](const char* s) {
+        if (hooks.stage) hooks.stage(s);
+    };
+
+    PipelineReport r;
+    r.samples = samples;
+    r.features = F;
+    r.outputs = K;
+    r.depth = plan.depth;
+    r.parameter_explain = compiled.choice.explain;
+
+    // ---------------- client: parameters and keys ----------------
+    stage("keygen");
+    auto t = Clock::now();
+    const auto ctx = ckks::Context::create(compiled.choice.literal);
+    if (samples > ctx->slots())
+        throw std::invalid_argument("run_pipeline: " + std::to_string(samples) + " samples exceed the " + std::to_string(ctx->slots()) + " slots");
+    r.parameters = ctx->describe();
+    r.log_n = ctx->log_n();
+    r.secure_128 = ctx->secure_128();
+    auto keygen = opt.insecure_test_only_key_seed ? ckks::KeyGenerator::insecure_test_only_from_seed(ctx, *opt.insecure_test_only_key_seed)
+                                                  : ckks::KeyGenerator(ctx);
+    std::vector<std::uint8_t> params_bytes = ckks::serialize(*ctx);
+    std::vector<std::uint8_t> rk_bytes;
+    {
+        const auto rk = keygen.create_relin_key();
+        rk_bytes = ckks::serialize(rk, {.seeded = true});
+        r.relin_key_bytes_full = ckks::serialize(rk).size();
+    }
+    r.relin_key_bytes_seeded = rk_bytes.size();
+    r.keygen_seconds = since(t);
+
+    const auto pred = simulate(plan, *ctx, opt.rates, -1, opt.threads);
+    r.predicted_server_seconds = pred.seconds;
+    r.predicted_peak_bytes = pred.peak_bytes;
+
+    // ---------------- client: pack, seeded encryption, serialisation ----------------
+    stage("encrypt");
+    t = Clock::now();
+    std::vector<std::vector<std::uint8_t>> upload(F);
+    {
+        const ckks::Encoder encoder(ctx);
+        const ckks::Encryptor enc(ctx, keygen.secret_key());
+        const int lvl = ctx->max_level();
+#pragma omp parallel for schedule(dynamic)
+        for (std::size_t f = 0; f < F; ++f) {
+            std::vector<double> v(samples);
+            for (std::size_t b = 0; b < samples; ++b) v[b] = batch[b * F + f];
+            upload[f] = ckks::serialize(enc.encrypt_seeded(encoder.encode(v, ctx->scale(), lvl)));
+        }
+    }
+    r.encrypt_seconds = since(t);
+    for (const auto& u : upload) r.upload_bytes += u.size();
+
+    // ---------------- server: relinearisation key only ----------------
+    stage("server");
+    if (reset_peak_rss()) r.server_peak_rss_bytes = 1;  // marker: measured below
+    t = Clock::now();
+    const bool insecure = compiled.choice.literal.insecure_test_only_allow_below_128_bits;
+    const auto sctx = ckks::load_parameters(params_bytes, insecure);
+    const ckks::RelinKey srk = ckks::load_relin_key(sctx, rk_bytes);
+    std::vector<ckks::Ciphertext> in(F);
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t f = 0; f < F; ++f) {
+        in[f] = ckks::load_ciphertext(sctx, upload[f]);
+        std::vector<std::uint8_t>().swap(upload[f]);  // the received bytes are consumed
+    }
+    r.load_seconds = since(t);
+
+    Runtime rt(plan, sctx, srk);
+    std::vector<StepTrace> trace;
+    const auto t_server = Clock::now();
+    double predicted_done = 0;
+    auto progress = [&](std::size_t i, const StepTrace& tr) {
+        StepReport s;
+        s.kind = plan.steps[i].kind == Step::Kind::Square ? "square" : "linear";
+        s.name = plan.steps[i].name;
+        s.level = tr.level;
+        s.size = tr.size;
+        s.outputs = tr.outputs;
+        s.live = tr.live;
+        s.live_bytes = tr.live_bytes;
+        s.seconds = tr.seconds;
+        s.predicted_seconds = i < pred.steps.size() ? pred.steps[i].seconds : 0;
+        predicted_done += s.predicted_seconds;
+        const double elapsed = since(t_server);
+        const double left = pred.seconds - predicted_done;
+        const double ratio = predicted_done > 0 ? elapsed / predicted_done : 1;
+        r.steps.push_back(s);
+        if (hooks.step) hooks.step(s, i, plan.steps.size(), elapsed, std::max(0.0, left * ratio));
+    };
+    auto out = rt.run(std::move(in), &trace, progress);
+    r.server_seconds = since(t_server);
+    std::vector<std::vector<std::uint8_t>> download(out.size());
+    for (std::size_t k = 0; k < out.size(); ++k) download[k] = ckks::serialize(out[k]);
+    out.clear();
+    for (const auto& d : download) r.result_bytes += d.size();
+    r.server_peak_rss_bytes = r.server_peak_rss_bytes ? vm_hwm_bytes() : 0;
+
+    // ---------------- client: decrypt + unpack ----------------
+    stage("decrypt");
+    t = Clock::now();
+    std::vector<double> got;
+    {
+        const ckks::Encoder encoder(ctx);
+        const ckks::Decryptor dec(ctx, keygen.secret_key());
+        std::vector<ckks::Ciphertext> res(download.size());
+        for (std::size_t k = 0; k < download.size(); ++k) res[k] = ckks::load_ciphertext(ctx, download[k]);
+        got = decrypt_batch(encoder, dec, res, samples);
+    }
+    r.decrypt_seconds = since(t);
+    r.peak_rss_bytes = peak_rss_bytes();
+
+    // ---------------- check against the reference runner ----------------
+    stage("reference");
+    const nn::ReferenceRunner ref(model);
+    std::vector<double> want(samples * K);
+    const auto Ks = static_cast<std::size_t>(nn::element_count(model.output_shape()));
+    if (Ks != K) throw std::logic_error("run_pipeline: plan and model disagree on the output size");
+#pragma omp parallel for schedule(dynamic, 16)
+    for (std::size_t s = 0; s < samples; ++s) {
+        const auto y = ref.run(batch.subspan(s * F, F));
+        std::copy(y.begin(), y.end(), want.begin() + static_cast<std::ptrdiff_t>(s * K));
+    }
+    std::size_t agree = 0, ok_he = 0, ok_ref = 0;
+    for (std::size_t s = 0; s < samples; ++s) {
+        const std::span<const double> g(got.data() + s * K, K), w(want.data() + s * K, K);
+        for (std::size_t k = 0; k < K; ++k) {
+            r.max_abs_error = std::max(r.max_abs_error, std::fabs(g[k] - w[k]));
+            r.max_abs_logit = std::max(r.max_abs_logit, std::fabs(w[k]));
+        }
+        const int ch = argmax(g), cr = argmax(w);
+        agree += ch == cr;
+        if (!labels.empty()) ok_he += ch == labels[s], ok_ref += cr == labels[s];
+    }
+    r.disagreements = samples - agree;
+    r.agreement = samples ? static_cast<double>(agree) / static_cast<double>(samples) : 1;
+    if (!labels.empty() && samples) {
+        r.accuracy_he = static_cast<double>(ok_he) / static_cast<double>(samples);
+        r.accuracy_ref = static_cast<double>(ok_ref) / static_cast<double>(samples);
+    }
+    if (opt.keep_logits) r.logits_he = std::move(got), r.logits_ref = std::move(want);
+    return r;
+}
+
+}  // namespace hecnn::he
