@@ -64,31 +64,7 @@ private:
 }
 
 // Index of the broadcast constant for every element of shape s (right-aligned).
-std::vector<std::size_t> broadcast_index(const Shape& s, const nn::Tensor& k) {
-    const std::size_t r = s.size(), kr = k.shape.size();
-    std::vector<int64_t> kstride(r, 0);
-    int64_t acc = 1;
-    for (std::size_t i = 0; i < kr && i < r; ++i) {
-        const std::size_t kd = kr - 1 - i, xd = r - 1 - i;
-        kstride[xd] = k.shape[kd] == 1 ? 0 : acc;
-        acc *= k.shape[kd];
-    }
-    const auto total = static_cast<std::size_t>(nn::element_count(s));
-    std::vector<std::size_t> out(total);
-    std::vector<int64_t> idx(r, 0);
-    int64_t koff = 0;
-    for (std::size_t i = 0; i < total; ++i) {
-        out[i] = static_cast<std::size_t>(koff);
-        for (std::size_t d = r; d-- > 0;) {
-            ++idx[d];
-            koff += kstride[d];
-            if (idx[d] < s[d]) break;
-            koff -= kstride[d] * s[d];
-            idx[d] = 0;
-        }
-    }
-    return out;
-}
+std::vector<std::size_t> broadcast_index(const Shape& s, const nn::Tensor& k) { return nn::broadcast_index(s, k.shape); }
 
 class Compiler {
 public:

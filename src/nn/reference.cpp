@@ -68,28 +68,9 @@ Vec avgpool(const Node& n, const Shape& s, const Vec& x, const Shape& o) {
 // Elementwise op with a constant broadcast right-aligned against shape s.
 template <class F>
 Vec with_constant(const Shape& s, const Vec& x, const Tensor& k, F f) {
-    const size_t r = s.size(), kr = k.shape.size();
-    // Stride of each input dimension in the constant (0 where the constant has size 1).
-    std::vector<int64_t> kstride(r, 0);
-    int64_t acc = 1;
-    for (size_t i = 0; i < kr; ++i) {
-        const size_t kd = kr - 1 - i, xd = r - 1 - i;
-        kstride[xd] = k.shape[kd] == 1 ? 0 : acc;
-        acc *= k.shape[kd];
-    }
+    const std::vector<size_t> kidx = broadcast_index(s, k.shape);
     Vec y(x.size());
-    std::vector<int64_t> idx(r, 0);
-    int64_t koff = 0;
-    for (size_t i = 0; i < x.size(); ++i) {
-        y[i] = f(x[i], k.data[static_cast<size_t>(koff)]);
-        for (size_t d = r; d-- > 0;) {  // odometer increment
-            ++idx[d];
-            koff += kstride[d];
-            if (idx[d] < s[d]) break;
-            koff -= kstride[d] * s[d];
-            idx[d] = 0;
-        }
-    }
+    for (size_t i = 0; i < x.size(); ++i) y[i] = f(x[i], k.data[kidx[i]]);
     return y;
 }
 

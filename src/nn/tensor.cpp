@@ -27,4 +27,30 @@ Tensor::Tensor(Shape s, std::vector<double> d) : shape(std::move(s)), data(std::
 
 Tensor::Tensor(Shape s) : shape(std::move(s)), data(static_cast<size_t>(element_count(shape)), 0.0) {}
 
+std::vector<std::size_t> broadcast_index(const Shape& s, const Shape& k) {
+    const std::size_t r = s.size(), kr = k.size();
+    // Stride of each dimension of s in the constant (0 where the constant has size 1).
+    std::vector<int64_t> kstride(r, 0);
+    int64_t acc = 1;
+    for (std::size_t i = 0; i < kr && i < r; ++i) {
+        const std::size_t kd = kr - 1 - i, xd = r - 1 - i;
+        kstride[xd] = k[kd] == 1 ? 0 : acc;
+        acc *= k[kd];
+    }
+    std::vector<std::size_t> out(static_cast<std::size_t>(element_count(s)));
+    std::vector<int64_t> idx(r, 0);
+    int64_t koff = 0;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i] = static_cast<std::size_t>(koff);
+        for (std::size_t d = r; d-- > 0;) {  // odometer increment
+            ++idx[d];
+            koff += kstride[d];
+            if (idx[d] < s[d]) break;
+            koff -= kstride[d] * s[d];
+            idx[d] = 0;
+        }
+    }
+    return out;
+}
+
 }  // namespace hecnn::nn

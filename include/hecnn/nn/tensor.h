@@ -16,6 +16,10 @@ int64_t element_count(const Shape& shape, int64_t limit = int64_t{1} << 40);
 
 std::string to_string(const Shape& shape);
 
+// For every element of shape s (row-major), the index of the constant of shape k that
+// broadcasts onto it, right-aligned as in ONNX (dimensions of size 1 in k repeat).
+std::vector<std::size_t> broadcast_index(const Shape& s, const Shape& k);
+
 struct Tensor {
     Shape shape;
     std::vector<double> data;  // row-major
