@@ -180,23 +180,13 @@ private:
                 return y;
             }
             case Op::AveragePool: {
-                const int64_t C = s[0], H = s[1], W = s[2], OH = o[1], OW = o[2];
+                const int64_t C = s[0], OH = o[1], OW = o[2];
                 y.resize(static_cast<std::size_t>(C * OH * OW));
+                std::vector<std::size_t> members;
                 for (int64_t c = 0; c < C; ++c)
                     for (int64_t oh = 0; oh < OH; ++oh)
                         for (int64_t ow = 0; ow < OW; ++ow) {
-                            std::vector<std::size_t> members;
-                            int64_t count = 0;
-                            for (int64_t kh = 0; kh < n.kernel[0]; ++kh) {
-                                const int64_t ih = oh * n.stride[0] - n.pads[0] + kh;
-                                for (int64_t kw = 0; kw < n.kernel[1]; ++kw) {
-                                    const int64_t iw = ow * n.stride[1] - n.pads[1] + kw;
-                                    const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
-                                    const bool in_padded = ih >= -n.pads[0] && ih < H + n.pads[2] && iw >= -n.pads[1] && iw < W + n.pads[3];
-                                    if (inside) members.push_back(static_cast<std::size_t>((c * H + ih) * W + iw)), ++count;
-                                    else if (n.count_include_pad && in_padded) ++count;
-                                }
-                            }
+                            const int64_t count = nn::average_pool_window(n, s, c, oh, ow, members);
                             for (auto j : members) acc.add(x[j], 1.0 / static_cast<double>(count));
                             y[(c * OH + oh) * OW + ow] = acc.take();
                         }

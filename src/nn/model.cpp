@@ -250,4 +250,21 @@ int64_t Model::macs_per_sample() const {
     return m;
 }
 
+int64_t average_pool_window(const Node& n, const Shape& in, int64_t c, int64_t oh, int64_t ow, std::vector<std::size_t>& members) {
+    const int64_t H = in[1], W = in[2];
+    members.clear();
+    int64_t count = 0;
+    for (int64_t kh = 0; kh < n.kernel[0]; ++kh) {
+        const int64_t ih = oh * n.stride[0] - n.pads[0] + kh;
+        for (int64_t kw = 0; kw < n.kernel[1]; ++kw) {
+            const int64_t iw = ow * n.stride[1] - n.pads[1] + kw;
+            const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+            const bool in_padded = ih >= -n.pads[0] && ih < H + n.pads[2] && iw >= -n.pads[1] && iw < W + n.pads[3];
+            if (inside) members.push_back(static_cast<std::size_t>((c * H + ih) * W + iw)), ++count;
+            else if (n.count_include_pad && in_padded) ++count;
+        }
+    }
+    return count;
+}
+
 }  // namespace hecnn::nn

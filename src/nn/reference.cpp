@@ -41,25 +41,15 @@ Vec conv(const Node& n, const Shape& s, const Vec& x, const Shape& o) {
 }
 
 Vec avgpool(const Node& n, const Shape& s, const Vec& x, const Shape& o) {
-    const int64_t C = s[0], H = s[1], W = s[2], OH = o[1], OW = o[2];
+    const int64_t C = s[0], OH = o[1], OW = o[2];
     Vec y(static_cast<size_t>(C * OH * OW));
+    std::vector<size_t> members;
     for (int64_t c = 0; c < C; ++c)
         for (int64_t oh = 0; oh < OH; ++oh)
             for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t count = average_pool_window(n, s, c, oh, ow, members);
                 double acc = 0;
-                int64_t count = 0;
-                for (int64_t kh = 0; kh < n.kernel[0]; ++kh) {
-                    const int64_t ih = oh * n.stride[0] - n.pads[0] + kh;
-                    for (int64_t kw = 0; kw < n.kernel[1]; ++kw) {
-                        const int64_t iw = ow * n.stride[1] - n.pads[1] + kw;
-                        const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
-                        // ONNX: padded positions count (as zeros) only with count_include_pad;
-                        // positions beyond the padding never do.
-                        const bool in_padded = ih >= -n.pads[0] && ih < H + n.pads[2] && iw >= -n.pads[1] && iw < W + n.pads[3];
-                        if (inside) acc += x[(c * H + ih) * W + iw], ++count;
-                        else if (n.count_include_pad && in_padded) ++count;
-                    }
-                }
+                for (size_t j : members) acc += x[j];
                 y[(c * OH + oh) * OW + ow] = count ? acc / static_cast<double>(count) : 0.0;
             }
     return y;

@@ -101,4 +101,10 @@ public:
     int64_t macs_per_sample() const;
 };
 
+// The inputs an AveragePool node averages at output (c, oh, ow): their row-major indices
+// into the [C,H,W] input `in` (cleared and filled in kernel order), and the divisor ONNX
+// uses — padded positions count (as zeros) only with count_include_pad; positions beyond
+// the padding never do. Shared by the reference runner and the HE compiler's folding.
+int64_t average_pool_window(const Node& n, const Shape& in, int64_t c, int64_t oh, int64_t ow, std::vector<std::size_t>& members);
+
 }  // namespace hecnn::nn
