@@ -187,8 +187,10 @@ HWY_INLINE void InverseChunkStages(V& x, V& y, const Context& ctx, std::size_t c
     SwapLaneBit<kBit>(x, y);
 }
 
-// One forward stage whose gap is a multiple of the vector width.
-void ForwardStage(const Context& ctx, u64* a, std::size_t m, std::size_t gap) {
+// One stage whose gap is a multiple of the vector width (Cooley-Tukey butterflies forward,
+// Gentleman-Sande inverse; ctx holds the direction's twiddles).
+template <bool kForward>
+void Stage(const Context& ctx, u64* a, std::size_t m, std::size_t gap) {
     const D d;
     const VModulus mod = ctx.mod;  // a local copy stays in registers across the stores to a
     for (std::size_t i = 0; i < m; ++i) {
@@ -197,24 +199,8 @@ void ForwardStage(const Context& ctx, u64* a, std::size_t m, std::size_t gap) {
         u64* y = x + gap;
         for (std::size_t j = 0; j < gap; j += kLanes) {
             V vx = hn::LoadU(d, x + j), vy = hn::LoadU(d, y + j);
-            ForwardButterfly(vx, vy, tw, mod);
-            hn::StoreU(vx, d, x + j);
-            hn::StoreU(vy, d, y + j);
-        }
-    }
-}
-
-// One inverse stage whose gap is a multiple of the vector width.
-void InverseStage(const Context& ctx, u64* a, std::size_t m, std::size_t gap) {
-    const D d;
-    const VModulus mod = ctx.mod;  // a local copy stays in registers across the stores to a
-    for (std::size_t i = 0; i < m; ++i) {
-        const Twiddle tw = BroadcastTwiddle(ctx.psi[m + i], ctx.psi_shoup[m + i]);
-        u64* x = a + 2 * i * gap;
-        u64* y = x + gap;
-        for (std::size_t j = 0; j < gap; j += kLanes) {
-            V vx = hn::LoadU(d, x + j), vy = hn::LoadU(d, y + j);
-            InverseButterfly(vx, vy, tw, mod);
+            if constexpr (kForward) ForwardButterfly(vx, vy, tw, mod);
+            else InverseButterfly(vx, vy, tw, mod);
             hn::StoreU(vx, d, x + j);
             hn::StoreU(vy, d, y + j);
         }
@@ -249,7 +235,7 @@ void Forward(const NTTTables& t, u64* a) {
     if (n < 2 * kLanes) return ntt_forward_scalar(t, a);
     const Context ctx = MakeContext(t, t.tables().psi, t.tables().psi_shoup);
     std::size_t m = 1, gap = n / 2;
-    for (; gap >= kLanes; m <<= 1, gap >>= 1) ForwardStage(ctx, a, m, gap);
+    for (; gap >= kLanes; m <<= 1, gap >>= 1) Stage<true>(ctx, a, m, gap);
     const D d;
     for (std::size_t c = 0; c < n / (2 * kLanes); ++c) {
         u64* p = a + 2 * kLanes * c;
@@ -273,7 +259,7 @@ void Inverse(const NTTTables& t, u64* a) {
         hn::StoreU(y, d, p + kLanes);
     }
     std::size_t m = n / (2 * kLanes), gap = kLanes;
-    for (; m > 1; m >>= 1, gap <<= 1) InverseStage(ctx, a, m, gap);
+    for (; m > 1; m >>= 1, gap <<= 1) Stage<false>(ctx, a, m, gap);
     InverseLastStage(t.tables(), ctx, a);
 }
 
