@@ -21,9 +21,11 @@
 #include <string>
 #include <vector>
 
+#include "best_time_reporter.h"
 #include "hecnn/math/csprng.h"
 #include "hecnn/math/elementwise.h"
 #include "hecnn/math/primes.h"
+#include "hwy_targets.h"
 
 using namespace hecnn::math;
 
@@ -31,21 +33,7 @@ namespace {
 
 constexpr std::size_t kN = 32768;
 
-// Pins the Highway dispatch to one target (0: no pin) for the lifetime of the guard.
-class PinTarget {
-public:
-    explicit PinTarget(std::int64_t target) : pinned_(target != 0) {
-        if (pinned_) hwy::SetSupportedTargetsForTest(target);
-    }
-    ~PinTarget() {
-        if (pinned_) hwy::SetSupportedTargetsForTest(0);
-    }
-    PinTarget(const PinTarget&) = delete;
-    PinTarget& operator=(const PinTarget&) = delete;
-
-private:
-    bool pinned_;
-};
+using hecnn::test::PinTarget;  // pinning to 0 is "no pin"
 
 using Buf = hwy::AlignedFreeUniquePtr<u64[]>;
 
@@ -158,19 +146,8 @@ std::string bench_name(const std::string& kernel, const std::string& variant, in
 }
 
 // Console output as usual, plus a scalar-vs-vector table at the end.
-class RatioReporter : public benchmark::ConsoleReporter {
+class RatioReporter : public hecnn::bench::BestTimeReporter {
 public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& run : runs) {
-            if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
-            const double us = run.GetAdjustedRealTime() * benchmark::GetTimeUnitMultiplier(benchmark::kMicrosecond) /
-                              benchmark::GetTimeUnitMultiplier(run.time_unit);
-            auto [it, inserted] = best_us_.emplace(run.run_name.function_name, us);
-            if (!inserted && us < it->second) it->second = us;
-        }
-    }
-
     void Finalize() override {
         ConsoleReporter::Finalize();
         std::printf("\nElement-wise kernels, n = %zu: µs per call (best repetition); ew:: dispatches to %s\n", kN,
@@ -178,21 +155,19 @@ public:
         std::printf("%-16s %-7s %5s %11s %11s %8s\n", "kernel", "target", "bits", "scalar_us", "vector_us", "speedup");
         for (const auto& [kernel, call] : kernels())
             for (int bits : {40, 60}) {
-                const auto scalar = best_us_.find(bench_name(kernel, "scalar", bits));
-                if (scalar == best_us_.end()) continue;
-                for (const auto& [name, us] : best_us_) {
+                const auto scalar = best_ns_.find(bench_name(kernel, "scalar", bits));
+                if (scalar == best_ns_.end()) continue;
+                for (const auto& [name, ns] : best_ns_) {
                     if (name.rfind(kernel + "/", 0) != 0 || name == scalar->first) continue;
                     char variant[32] = {};
                     int b = 0;
                     if (std::sscanf(name.c_str() + kernel.size() + 1, "%31[^/]/bits:%d", variant, &b) != 2 || b != bits) continue;
-                    std::printf("%-16s %-7s %5d %11.2f %11.2f %7.2fx\n", kernel.c_str(), variant, bits, scalar->second, us,
-                                scalar->second / us);
+                    std::printf("%-16s %-7s %5d %11.2f %11.2f %7.2fx\n", kernel.c_str(), variant, bits, scalar->second / 1e3,
+                                ns / 1e3, scalar->second / ns);
                 }
             }
     }
 
-private:
-    std::map<std::string, double> best_us_;
 };
 
 void run(benchmark::State& state, const Call& call, std::int64_t target, int bits) {

@@ -17,9 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "best_time_reporter.h"
 #include "hecnn/math/csprng.h"
 #include "hecnn/math/ntt.h"
 #include "hecnn/math/primes.h"
+#include "hwy_targets.h"
 #include "math/ntt_kernels.h"
 
 using namespace hecnn::math;
@@ -31,21 +33,7 @@ using Kernel = void (*)(const NTTTables&, u64*);
 void dispatched_forward(const NTTTables& t, u64* a) { t.forward(a); }
 void dispatched_inverse(const NTTTables& t, u64* a) { t.inverse(a); }
 
-// Pins the Highway dispatch to one target (0: no pin) for the lifetime of the guard.
-class PinTarget {
-public:
-    explicit PinTarget(std::int64_t target) : pinned_(target != 0) {
-        if (pinned_) hwy::SetSupportedTargetsForTest(target);
-    }
-    ~PinTarget() {
-        if (pinned_) hwy::SetSupportedTargetsForTest(0);
-    }
-    PinTarget(const PinTarget&) = delete;
-    PinTarget& operator=(const PinTarget&) = delete;
-
-private:
-    bool pinned_;
-};
+using hecnn::test::PinTarget;  // pinning to 0 is "no pin"
 
 // Applies the kernel repeatedly to one buffer: both directions map [0, q) to [0, q), so
 // the input stays valid. The buffer is 64-byte aligned like the engine's residue storage.
@@ -72,19 +60,8 @@ std::string bench_name(const char* direction, const char* kernel, int bits, int 
 }
 
 // Console output as usual, plus a scalar-vs-vector table at the end.
-class RatioReporter : public benchmark::ConsoleReporter {
+class RatioReporter : public hecnn::bench::BestTimeReporter {
 public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& run : runs) {
-            if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
-            const double ns = run.GetAdjustedRealTime() * benchmark::GetTimeUnitMultiplier(benchmark::kNanosecond) /
-                              benchmark::GetTimeUnitMultiplier(run.time_unit);
-            auto [it, inserted] = best_ns_.emplace(run.run_name.function_name, ns);
-            if (!inserted && ns < it->second) it->second = ns;
-        }
-    }
-
     void Finalize() override {
         ConsoleReporter::Finalize();
         std::printf("\nNTT ns per transform (best repetition); NTTTables dispatches to %s\n",
@@ -103,8 +80,6 @@ public:
         }
     }
 
-private:
-    std::map<std::string, double> best_ns_;
 };
 
 // Scalar, then each runnable vector target pinned in turn (best first).
