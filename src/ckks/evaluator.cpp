@@ -158,18 +158,7 @@ void Evaluator::multiply_plain_inplace(Ciphertext& a, const Plaintext& p) const 
 
 void Evaluator::add_scalar_inplace(Ciphertext& a, double c) const {
     check_mine("add_scalar", a);
-    std::vector<u64> v(a.limbs());
-    detail::real_to_residues(c * a.scale(), {ctx_->data_moduli().data(), a.limbs()}, v);
-    const std::size_t n = a.n();
-    for (std::size_t i = 0; i < a.limbs(); ++i) {
-        const Modulus& q = ctx_->modulus(i);
-        u64* c0 = a.limb(0, i);
-        if (a.is_ntt()) {
-            for (std::size_t x = 0; x < n; ++x) c0[x] = q.add(c0[x], v[i]);  // a constant is the same in every NTT slot
-        } else {
-            c0[0] = q.add(c0[0], v[i]);  // ... and the constant coefficient in coefficient form
-        }
-    }
+    detail::add_constant(a, c * a.scale());  // no FFT: a constant is a constant polynomial
 }
 
 void Evaluator::multiply_scalar_inplace(Ciphertext& a, double c, double scalar_scale) const {

@@ -85,21 +85,9 @@ std::vector<Ciphertext> Evaluator::linear(std::span<const Ciphertext* const> in,
 
     // Bias and rescale: one coarse parallel region over outputs (each output's rescale then
     // runs on one thread: nested regions are inactive), not one region per output.
-    const std::span<const Modulus> moduli(ctx_->data_moduli().data(), limbs);
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t o = 0; o < map.outputs; ++o) {
-        if (!map.bias.empty() && map.bias[o] != 0) {
-            std::vector<u64> b(limbs);
-            detail::real_to_residues(map.bias[o] * pre_scale, moduli, b);
-            for (std::size_t i = 0; i < limbs; ++i) {
-                const Modulus& q = ctx_->modulus(i);
-                u64* c0 = out[o].limb(0, i);
-                if (first.is_ntt())
-                    for (std::size_t x = 0; x < n; ++x) c0[x] = q.add(c0[x], b[i]);
-                else
-                    c0[0] = q.add(c0[0], b[i]);
-            }
-        }
+        if (!map.bias.empty() && map.bias[o] != 0) detail::add_constant(out[o], map.bias[o] * pre_scale);
         if (map.rescale) rescale_inplace(out[o]);
     }
     return out;

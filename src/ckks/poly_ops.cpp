@@ -44,4 +44,19 @@ void real_to_residues(double x, std::span<const Modulus> moduli, std::span<u64> 
     }
 }
 
+void add_constant(PolyBlock& a, double value) {
+    const Context& ctx = *a.context();
+    std::vector<u64> v(a.limbs());
+    real_to_residues(value, {ctx.data_moduli().data(), a.limbs()}, v);
+    const std::size_t n = a.n();
+    for (std::size_t i = 0; i < a.limbs(); ++i) {
+        const Modulus& q = ctx.modulus(i);
+        u64* c0 = a.limb(0, i);
+        if (a.is_ntt())
+            for (std::size_t x = 0; x < n; ++x) c0[x] = q.add(c0[x], v[i]);
+        else
+            c0[0] = q.add(c0[0], v[i]);
+    }
+}
+
 }  // namespace hecnn::ckks::detail

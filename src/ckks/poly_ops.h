@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "hecnn/ckks/ciphertext.h"
 #include "hecnn/ckks/context.h"
 #include "hecnn/math/csprng.h"
 
@@ -34,5 +35,10 @@ void mul_scalar_limb(const u64* a, u64 w, u64* out, std::size_t n, u64 q);
 
 // Residues of round(x) for a real x of any magnitude (exact for |x| < 2^1023).
 void real_to_residues(double x, std::span<const Modulus> moduli, std::span<u64> out);
+
+// Adds round(value) to the first polynomial as a constant polynomial: to the constant
+// coefficient in coefficient form, to every slot in NTT form (a constant evaluates to
+// itself everywhere). value is already at the block's scale.
+void add_constant(PolyBlock& a, double value);
 
 }  // namespace hecnn::ckks::detail
