@@ -1,4 +1,4 @@
-// Atomic file writes and bounded file reads for serialised objects.
+// Atomic file writes (whole or streamed) and bounded file reads for serialised objects.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,11 +23,6 @@ public:
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
     int get() const { return fd_; }
-    int release_and_close() {  // 0 or errno
-        const int fd = fd_;
-        fd_ = -1;
-        return ::close(fd) == 0 ? 0 : errno;
-    }
 
 private:
     int fd_;
@@ -35,36 +30,65 @@ private:
 
 }  // namespace
 
-void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
+AtomicFileWriter::AtomicFileWriter(const std::filesystem::path& path) : path_(path) {
     const std::filesystem::path name = path.filename();
     if (name.empty() || name == "." || name == "..") throw std::invalid_argument("write_file_atomic: not a file path: " + path.string());
-    std::filesystem::path dir = path.parent_path();
-    if (dir.empty()) dir = ".";
+    dir_ = path.parent_path();
+    if (dir_.empty()) dir_ = ".";
     std::string tmp_name(1, '.');
     tmp_name.append(name.string()).append(".tmp.XXXXXX");
-    std::string tmpl = (dir / tmp_name).string();
-    Fd fd(::mkostemp(tmpl.data(), O_CLOEXEC));  // mode 0600
-    if (fd.get() < 0) sys_fail(errno, "write_file_atomic: cannot create a temporary file in " + dir.string());
-    const std::string tmp = tmpl;
-    int err = 0;
-    std::string step;
-    for (std::size_t off = 0; off < bytes.size() && !err;) {
-        const ssize_t n = ::write(fd.get(), bytes.data() + off, std::min<std::size_t>(bytes.size() - off, std::size_t{1} << 30));
+    tmp_ = (dir_ / tmp_name).string();
+    fd_ = ::mkostemp(tmp_.data(), O_CLOEXEC);  // mode 0600
+    if (fd_ < 0) sys_fail(errno, "write_file_atomic: cannot create a temporary file in " + dir_.string());
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());  // not committed: the target stays as it was
+}
+
+void AtomicFileWriter::write_at(std::uint64_t offset, std::span<const std::uint8_t> bytes) {
+    if (fd_ < 0) throw std::logic_error("AtomicFileWriter: already committed or failed");
+    if (offset > size_ || bytes.size() > size_ - offset) throw std::logic_error("AtomicFileWriter::write_at: beyond the bytes written");
+    for (std::size_t off = 0; off < bytes.size();) {
+        const ssize_t n = ::pwrite(fd_, bytes.data() + off, std::min<std::size_t>(bytes.size() - off, std::size_t{1} << 30),
+                                   static_cast<off_t>(offset + off));
         if (n > 0) off += static_cast<std::size_t>(n);
         else if (n < 0 && errno == EINTR) continue;
-        else err = n < 0 ? errno : EIO, step = "write";
+        else sys_fail(n < 0 ? errno : EIO, "write_file_atomic: write of " + tmp_ + " failed; " + path_.string() + " is unchanged");
     }
-    if (!err && ::fsync(fd.get()) != 0) err = errno, step = "fsync";
-    if (const int e = fd.release_and_close(); !err && e) err = e, step = "close";
-    if (!err && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno, step = "rename to " + path.string();
-    if (err) {
-        ::unlink(tmp.c_str());
-        sys_fail(err, "write_file_atomic: " + step + " of " + tmp + " failed; " + path.string() + " is unchanged");
-    }
+}
+
+void AtomicFileWriter::write(std::span<const std::uint8_t> bytes) {
+    if (fd_ < 0) throw std::logic_error("AtomicFileWriter: already committed or failed");
+    size_ += bytes.size();  // write_at checks against the new end
+    write_at(size_ - bytes.size(), bytes);
+}
+
+void AtomicFileWriter::commit(bool replace) {
+    if (fd_ < 0) throw std::logic_error("AtomicFileWriter: already committed or failed");
+    int err = 0;
+    std::string step;
+    if (::fsync(fd_) != 0) err = errno, step = "fsync";
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0 && !err) err = errno, step = "close";
+    if (!err && replace && ::rename(tmp_.c_str(), path_.c_str()) != 0) err = errno, step = "rename to " + path_.string();
+    // link() fails with EEXIST if the target exists: no window in which it could be replaced.
+    if (!err && !replace && ::link(tmp_.c_str(), path_.c_str()) != 0) err = errno, step = "link to " + path_.string();
+    if (err) sys_fail(err, "write_file_atomic: " + step + " of " + tmp_ + " failed; " + path_.string() + " is unchanged");
+    if (!replace) ::unlink(tmp_.c_str());
+    tmp_.clear();
     // Make the rename durable.
-    Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dfd.get() < 0 || ::fsync(dfd.get()) != 0)
-        sys_fail(errno, "write_file_atomic: " + path.string() + " was replaced, but syncing its directory failed");
+        sys_fail(errno, "write_file_atomic: " + path_.string() + " was replaced, but syncing its directory failed");
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
+    AtomicFileWriter w(path);
+    w.write(bytes);
+    w.commit();
 }
 
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path, std::size_t max_bytes) {

@@ -9,11 +9,14 @@
 #include "bench_ckks.h"
 
 #include <omp.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -25,6 +28,7 @@
 #include "hecnn/ckks/encryptor.h"
 #include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
+#include "hecnn/ckks/serialize.h"
 #include "hecnn/math/csprng.h"
 
 namespace hecnn::cli {
@@ -143,6 +147,33 @@ nlohmann::json run_one(int log_n, const Options& opt) {
     ms["rescale"] = median_ms(reps, [&] { return a; }, [&](Ciphertext& x) { eval.rescale_inplace(x); });
     ms["square_relin_rescale"] = median_ms(reps, [&] { (void)eval.square_relin_rescale(a, rk); });
     ms["decrypt_decode"] = median_ms(reps, [&] { (void)encoder.decode(dec.decrypt(a)); });
+    // The memory side of the encrypted-inference schedule (he::Rates): a level drop copies
+    // a ciphertext into a fresh block; a spill serialises it, writes it to a file, reads
+    // it back and loads it (through the page cache: beyond free RAM, at disk speed); a
+    // cold run touches fresh pages (ms per GiB: page faults and zeroing).
+    ms["copy"] = median_ms(reps, [&] {
+        Ciphertext c = a;
+        (void)c;
+    });
+    {
+        std::string name = "hecnn-bench-spill-";
+        name.append(std::to_string(::getpid()));
+        const auto path = std::filesystem::temp_directory_path() / name;
+        ms["spill"] = median_ms(reps, [&] {
+            const auto bytes = ckks::serialize(a);
+            std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+            (void)ckks::load_ciphertext(ctx, ckks::read_file(path, bytes.size()));
+            std::filesystem::remove(path);
+        });
+    }
+    ms["first_touch_gib"] = 4 * median_ms(3, [&] {
+        const std::size_t bytes = std::size_t{256} << 20;
+        void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
+#pragma omp parallel for
+        for (std::size_t off = 0; off < bytes; off += 4096) static_cast<volatile char*>(p)[off] = 1;
+        munmap(p, bytes);
+    });
 
     // The first conv of the CIFAR SqueezeNet: 27 inputs → 64 outputs, one rescale each.
     const std::size_t kin = 27, kout = 64;

@@ -9,6 +9,7 @@
 
 #include "format.h"
 #include "hecnn/he/compiler.h"
+#include "hecnn/he/memory.h"
 #include "hecnn/he/simulator.h"
 #include "hecnn/io/dataset.h"
 #include "hecnn/io/onnx.h"
@@ -19,7 +20,7 @@ namespace {
 struct PlanOptions {
     std::string model, json, rates, calib = "random";
     std::size_t batch = 0, calib_samples = 256;
-    std::uint64_t memory = 0;
+    std::string memory;  // budget, human size; empty: he::default_memory_budget()
     int log_n = 0, threads = 1;
     double scale_bits = 40;
     bool no_lazy = false;
@@ -70,7 +71,12 @@ void run_plan(const PlanOptions& o) {
     const auto ch = he::choose_parameters(plan, ranges, popt);
     const auto ctx = ckks::Context::create(ch.literal);
     const auto rates = o.rates.empty() ? he::Rates::defaults() : he::Rates::from_bench_json(o.rates, ctx->log_n());
-    const auto pred = he::simulate(plan, *ctx, rates, -1, o.threads);
+    he::SimulateOptions so;
+    so.threads = o.threads;
+    so.memory_budget = o.memory.empty() ? he::default_memory_budget() : he::parse_byte_size(o.memory);
+    so.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
+    const auto pred = he::simulate(plan, *ctx, rates, so);
+    const double cold_seconds = pred.seconds + pred.cold_first_touch_seconds;  // the first run touches its memory first
     const std::size_t batch = o.batch ? o.batch : ctx->slots();
 
     std::printf("model       %s: input %s, output %s, %.2f M MACs per image\n", o.model.c_str(), nn::to_string(m.input_shape()).c_str(),
@@ -78,27 +84,33 @@ void run_plan(const PlanOptions& o) {
     std::printf("parameters  %s\n            %s\n", ctx->describe().c_str(), ch.explain.c_str());
     std::printf("calibration %zu %s samples; rates: %s (%d thread(s), predicting %d)\n\n", samples, o.calib.c_str(), rates.source.c_str(),
                 rates.threads, o.threads);
-    std::printf("%-3s %-7s %-28s %5s %4s %7s %9s %10s %10s %8s %7s %10s\n", "#", "step", "from", "level", "size", "log2 Δ", "outputs",
-                "live", "peak mem", "MACs", "relins", "time");
+    std::printf("%-3s %-7s %-28s %5s %4s %7s %9s %9s %10s %10s %10s %11s %7s %10s\n", "#", "step", "from", "level", "size", "log2 Δ",
+                "outputs", "live", "held", "peak mem", "spilled", "MACs", "relins", "time");
     for (std::size_t i = 0; i < pred.steps.size(); ++i) {
         const auto& s = pred.steps[i];
         std::string name = s.name.size() > 28 ? s.name.substr(0, 25) + "..." : s.name;
         const std::string kind = s.kind + (plan.steps[i].lazy_relin ? "*" : "");
-        std::printf("%-3zu %-7s %-28s %5d %4d %7.3f %9zu %10zu %10s %8lld %7lld %10s\n", i, kind.c_str(), name.c_str(), s.level, s.size,
-                    std::log2(s.min_scale), s.outputs, s.live, human_bytes(static_cast<double>(s.peak_bytes)).c_str(),
+        std::printf("%-3zu %-7s %-28s %5d %4d %7.3f %9zu %9zu %10s %10s %10s %11lld %7lld %10s\n", i, kind.c_str(), name.c_str(), s.level, s.size,
+                    std::log2(s.min_scale), s.outputs, s.live, human_bytes(static_cast<double>(s.live_bytes)).c_str(),
+                    human_bytes(static_cast<double>(s.peak_bytes)).c_str(), human_bytes(static_cast<double>(s.spill_bytes)).c_str(),
                     static_cast<long long>(s.macs), static_cast<long long>(s.relins), human_ms(s.seconds * 1e3).c_str());
     }
-    std::printf("(* relinearisation deferred past the next linear step)\n");
-    std::printf("total       depth %d, %lld MACs, %lld squares, %lld relinearisations; peak memory %s; time %s = %s per image (batch %zu)\n",
-                plan.depth, static_cast<long long>(pred.macs), static_cast<long long>(pred.squares), static_cast<long long>(pred.relins),
-                human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), human_ms(pred.seconds * 1e3).c_str(),
-                human_ms(pred.seconds * 1e3 / static_cast<double>(batch)).c_str(), batch);
+    std::printf("(* relinearisation and rescale deferred into the next linear step; held = ciphertexts in memory after the step; "
+                "spilled = written to disk during the step)\n");
+    std::printf("total       depth %d, %lld ciphertext MACs, %lld squares, %lld relinearisations, %lld rescales\n", plan.depth,
+                static_cast<long long>(pred.macs), static_cast<long long>(pred.squares), static_cast<long long>(pred.relins),
+                static_cast<long long>(pred.rescales));
+    std::printf("memory      budget %s%s: peak %s of ciphertexts (inputs read on demand, %s order); spill traffic %s written, %s read back, "
+                "at most %s on disk at once\n",
+                human_bytes(static_cast<double>(pred.memory_budget)).c_str(), o.memory.empty() ? " (60 % of MemAvailable)" : "",
+                human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), pred.depth_first ? "depth-first" : "step-by-step",
+                human_bytes(static_cast<double>(pred.spill_bytes)).c_str(), human_bytes(static_cast<double>(pred.load_bytes)).c_str(),
+                human_bytes(static_cast<double>(pred.max_spilled_bytes)).c_str());
+    std::printf("time        %s = %s per image (batch %zu, %d thread(s), warm); first run of a process %s\n", human_ms(pred.seconds * 1e3).c_str(),
+                human_ms(pred.seconds * 1e3 / static_cast<double>(batch)).c_str(), batch, o.threads, human_ms(cold_seconds * 1e3).c_str());
     std::printf("client      %zu input ciphertexts: %s (%s seeded); %zu output ciphertexts: %s\n", pred.input_ciphertexts,
                 human_bytes(static_cast<double>(pred.input_bytes)).c_str(), human_bytes(static_cast<double>(pred.input_bytes_seeded)).c_str(),
                 pred.output_ciphertexts, human_bytes(static_cast<double>(pred.output_bytes)).c_str());
-    if (o.memory && pred.peak_bytes > o.memory)
-        std::printf("warning     predicted peak %s exceeds --memory %s (spilling is not implemented yet)\n",
-                    human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), human_bytes(static_cast<double>(o.memory)).c_str());
 
     if (!o.json.empty()) {
         nlohmann::json j;
@@ -121,11 +133,14 @@ void run_plan(const PlanOptions& o) {
                              {"outputs", s.outputs}, {"groups", plan.steps[i].groups.size()}, {"live", s.live}, {"live_bytes", s.live_bytes},
                              {"peak_bytes", s.peak_bytes}, {"macs", s.macs}, {"squares", s.squares}, {"relins", s.relins},
                              {"rescales", s.rescales}, {"drops", s.drops}, {"lazy_relin", plan.steps[i].lazy_relin},
+                             {"spilled", s.spilled}, {"spill_bytes", s.spill_bytes}, {"load_bytes", s.load_bytes},
                              {"seconds", s.seconds}});
         }
         j["steps"] = steps;
         j["totals"] = {{"macs", pred.macs}, {"squares", pred.squares}, {"relins", pred.relins}, {"rescales", pred.rescales},
-                       {"peak_bytes", pred.peak_bytes}, {"seconds", pred.seconds}, {"seconds_per_image", pred.seconds / batch},
+                       {"memory_budget", pred.memory_budget}, {"peak_bytes", pred.peak_bytes}, {"spill_bytes", pred.spill_bytes},
+                       {"load_bytes", pred.load_bytes}, {"max_spilled_bytes", pred.max_spilled_bytes}, {"depth_first", pred.depth_first}, {"seconds", pred.seconds}, {"cold_seconds", cold_seconds},
+                       {"seconds_per_image", pred.seconds / batch},
                        {"input_ciphertexts", pred.input_ciphertexts}, {"input_bytes", pred.input_bytes},
                        {"input_bytes_seeded", pred.input_bytes_seeded}, {"output_bytes", pred.output_bytes}};
         std::ofstream(o.json) << j.dump(2) << "\n";
@@ -140,7 +155,7 @@ void add_plan(CLI::App& app) {
     auto* cmd = app.add_subcommand("plan", "Compile an ONNX model to an HE plan: folding, levels, parameters, predicted cost per layer");
     cmd->add_option("model", o->model, "ONNX model")->required()->check(CLI::ExistingFile);
     cmd->add_option("--batch", o->batch, "Images per batch (0: all slots of the smallest ring)");
-    cmd->add_option("--memory", o->memory, "Memory budget in bytes (reported against the prediction)");
+    cmd->add_option("--memory", o->memory, "Ciphertext memory budget, e.g. 2G, 512M or bytes (default: 60 % of MemAvailable)");
     cmd->add_option("--log-n", o->log_n, "Ring degree 2^n (0: automatic)");
     cmd->add_option("--scale-bits", o->scale_bits, "log2 of the scale Δ")->capture_default_str();
     cmd->add_option("--calib", o->calib, "Calibration data: random (uniform in [-3, 3]) or fashion-mnist")

@@ -1,7 +1,6 @@
 #include "hecnn/he/pipeline.h"
 
 #include <omp.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,33 +24,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Linux: reset the peak-RSS watermark (VmHWM) so that the server's own peak can be read.
-bool reset_peak_rss() {
-    std::ofstream f("/proc/self/clear_refs");
-    if (!f) return false;
-    f << "5";
-    f.flush();
-    return static_cast<bool>(f);
-}
-std::size_t vm_hwm_bytes() {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmHWM:", 0) == 0) return static_cast<std::size_t>(std::stoull(line.substr(6))) * 1024;
-    return 0;
-}
-
 int argmax(std::span<const double> v) {
     return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
 }  // namespace
-
-std::size_t peak_rss_bytes() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<std::size_t>(u.ru_maxrss) * 1024;  // Linux: kilobytes
-}
 
 CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> calib, std::size_t calib_samples, const PipelineOptions& opt) {
     CompiledModel c;
@@ -101,10 +78,6 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
     r.relin_key_bytes_seeded = rk_bytes.size();
     r.keygen_seconds = since(t);
 
-    const auto pred = simulate(plan, *ctx, opt.rates, -1, opt.threads);
-    r.predicted_server_seconds = pred.seconds;
-    r.predicted_peak_bytes = pred.peak_bytes;
-
     // ---------------- client: pack, seeded encryption, serialisation ----------------
     stage("encrypt");
     t = Clock::now();
@@ -130,19 +103,45 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
     const bool insecure = compiled.choice.literal.insecure_test_only_allow_below_128_bits;
     const auto sctx = ckks::load_parameters(params_bytes, insecure);
     const ckks::RelinKey srk = ckks::load_relin_key(sctx, rk_bytes);
-    std::vector<ckks::Ciphertext> in(F);
+    // The received bytes are consumed as they are deserialised.
+    auto receive = [&](std::size_t f) {
+        auto c = ckks::load_ciphertext(sctx, upload[f]);
+        std::vector<std::uint8_t>().swap(upload[f]);
+        return c;
+    };
+    std::vector<ckks::Ciphertext> in;
+    if (!opt.lazy_inputs) {
+        in.resize(F);
 #pragma omp parallel for schedule(dynamic)
-    for (std::size_t f = 0; f < F; ++f) {
-        in[f] = ckks::load_ciphertext(sctx, upload[f]);
-        std::vector<std::uint8_t>().swap(upload[f]);  // the received bytes are consumed
+        for (std::size_t f = 0; f < F; ++f) in[f] = receive(f);
     }
     r.load_seconds = since(t);
+
+    // The prediction, with this process's memory history: memory it has held before is
+    // reused (warm), the rest is touched for the first time (cold).
+    static std::size_t warm_bytes = 0;  // largest predicted peak of the earlier runs in this process
+    r.memory_budget = opt.memory_budget ? opt.memory_budget : default_memory_budget();
+    SimulateOptions so;
+    so.threads = opt.threads;
+    so.memory_budget = r.memory_budget;
+    so.lazy_inputs = opt.lazy_inputs;
+    so.warm_bytes = warm_bytes;
+    const auto pred = simulate(plan, *sctx, opt.rates, so);
+    r.predicted_server_seconds = pred.seconds;
+    r.predicted_first_touch_seconds = pred.first_touch_seconds;
+    r.cold = pred.first_touch_seconds > 0;
+    r.predicted_peak_bytes = pred.peak_bytes;
+    r.predicted_spill_bytes = pred.spill_bytes;
+    warm_bytes = std::max(warm_bytes, pred.peak_bytes);
 
     Runtime rt(plan, sctx, srk);
     std::vector<StepTrace> trace;
     const auto t_server = Clock::now();
     double predicted_done = 0;
-    auto progress = [&](std::size_t i, const StepTrace& tr) {
+    RunOptions ro;
+    ro.memory_budget = r.memory_budget;
+    ro.spill_dir = opt.spill_dir;
+    ro.progress = [&](std::size_t i, const StepTrace& tr) {
         StepReport s;
         s.kind = plan.steps[i].kind == Step::Kind::Square ? "square" : "linear";
         s.name = plan.steps[i].name;
@@ -151,16 +150,21 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
         s.outputs = tr.outputs;
         s.live = tr.live;
         s.live_bytes = tr.live_bytes;
+        s.peak_bytes = tr.peak_bytes;
+        s.spill_bytes = tr.spill_bytes;
         s.seconds = tr.seconds;
         s.predicted_seconds = i < pred.steps.size() ? pred.steps[i].seconds : 0;
+        if (i == 0) s.predicted_seconds += pred.first_touch_seconds;  // shown with the first step
         predicted_done += s.predicted_seconds;
         const double elapsed = since(t_server);
         const double left = pred.seconds - predicted_done;
         const double ratio = predicted_done > 0 ? elapsed / predicted_done : 1;
         r.steps.push_back(s);
+        r.peak_ciphertext_bytes = std::max(r.peak_ciphertext_bytes, tr.peak_bytes);
+        r.spill_bytes += tr.spill_bytes;
         if (hooks.step) hooks.step(s, i, plan.steps.size(), elapsed, std::max(0.0, left * ratio));
     };
-    auto out = rt.run(std::move(in), &trace, progress);
+    auto out = opt.lazy_inputs ? rt.run(InputProvider(receive), ro, &trace) : rt.run(std::move(in), ro, &trace);
     r.server_seconds = since(t_server);
     std::vector<std::vector<std::uint8_t>> download(out.size());
     for (std::size_t k = 0; k < out.size(); ++k) download[k] = ckks::serialize(out[k]);

@@ -1,5 +1,8 @@
 #include "hecnn/he/simulator.h"
 
+#include "hecnn/he/memory.h"
+#include "hecnn/he/schedule.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -31,6 +34,9 @@ Rates Rates::defaults() {
     r.square_ms = 1.739;
     r.relin_ms = 4.417;
     r.rescale_ms = 0.0750;
+    r.copy_ms = 0.40;
+    r.spill_ms = 4.0;
+    r.first_touch_ms_per_gib = 400;
     return r;
 }
 
@@ -44,7 +50,7 @@ Rates Rates::from_bench_json(const std::string& path, int log_n) {
     for (const auto& e : entries)
         if (!best || std::abs(e.at("log_n").get<int>() - log_n) < std::abs(best->at("log_n").get<int>() - log_n)) best = &e;
     if (!best) throw std::runtime_error("bench file " + path + " has no entry");
-    Rates r;
+    Rates r = defaults();
     r.log_n = best->at("log_n").get<int>();
     r.limbs = static_cast<int>(best->at("data_primes").size());
     r.threads = best->value("threads", 1);
@@ -54,121 +60,172 @@ Rates Rates::from_bench_json(const std::string& path, int log_n) {
     r.square_ms = ms.at("mul").get<double>();
     r.relin_ms = ms.at("relin").get<double>();
     r.rescale_ms = ms.at("rescale").get<double>();
+    r.copy_ms = ms.value("copy", r.copy_ms);
+    r.spill_ms = ms.value("spill", r.spill_ms);
+    r.first_touch_ms_per_gib = ms.value("first_touch_gib", r.first_touch_ms_per_gib);
     r.source = path;
     return r;
 }
 
+namespace {
+
+// Time and counts of one unit (a square or a linear group), mirroring runtime.cpp.
+struct Costs {
+    Costs(const ckks::Context& ctx, const Rates& rates, int threads) {
+        // Work divides evenly over the threads (the runtime parallelises across ciphertexts).
+        n_ratio = static_cast<double>(ctx.n()) / std::ldexp(1.0, rates.log_n) * rates.threads / std::max(1, threads);
+        ntt_ratio = n_ratio * ctx.log_n() / rates.log_n;
+        limbs = rates.limbs;
+        // The bench's linear_per_mac is a 27×64 map's time over 27·64 MACs: per-MAC core cost.
+        mac_core_ms = rates.mac_ms / (1.0 + kLinearPassMacs * (27.0 + 64.0) / (27.0 * 64.0));
+    }
+    double lin(int level, int polys) const { return n_ratio * (level + 1.0) / limbs * polys / 2.0; }
+    double ntt(int level) const { return ntt_ratio * (level + 1.0) / limbs; }
+    // A linear call: I·O MACs plus a pass over each input and output (kLinearPassMacs MACs
+    // each): small maps (a conv's 25×6 groups) cost more per MAC than the bench's 27×64
+    // map, large ones (864×48) less.
+    double linear_ms(std::int64_t in, std::int64_t out, int level, int polys) const {
+        return mac_core_ms * (static_cast<double>(in * out) + kLinearPassMacs * static_cast<double>(in + out)) * lin(level, polys);
+    }
+    double n_ratio, ntt_ratio, mac_core_ms;
+    int limbs;
+};
+
+}  // namespace
+
 Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rates, int input_level, int threads) {
-    const int top = input_level < 0 ? ctx.max_level() : input_level;
+    SimulateOptions o;
+    o.input_level = input_level;
+    o.threads = threads;
+    return simulate(plan, ctx, rates, o);
+}
+
+Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rates, const SimulateOptions& opt) {
+    const int top = opt.input_level < 0 ? ctx.max_level() : opt.input_level;
     if (top < plan.depth) throw std::invalid_argument("simulate: inputs at level " + std::to_string(top) + " < plan depth " + std::to_string(plan.depth));
     const std::size_t N = ctx.n();
-    // Work divides evenly over the threads (the runtime parallelises across ciphertexts).
-    const double n_ratio = static_cast<double>(N) / std::ldexp(1.0, rates.log_n) * rates.threads / std::max(1, threads);
-    const double ntt_ratio = n_ratio * ctx.log_n() / rates.log_n;
-    auto lin = [&](int level, int polys) { return n_ratio * (level + 1.0) / rates.limbs * polys / 2.0; };
-    auto ntt = [&](int level) { return ntt_ratio * (level + 1.0) / rates.limbs; };
-    // The bench's linear_per_mac is a 27×64 map's time over 27·64 MACs: per-MAC core cost.
-    const double mac_core_ms = rates.mac_ms / (1.0 + kLinearPassMacs * (27.0 + 64.0) / (27.0 * 64.0));
-    auto bytes = [&](int level, int size) { return static_cast<std::size_t>(size) * (level + 1) * N * sizeof(std::uint64_t); };
+    const Costs cost(ctx, rates, opt.threads);
+    auto q = [&](int l) { return static_cast<double>(ctx.data_moduli()[l].value()); };
+    const double delta = ctx.scale();
 
-    const int W = plan.wire_count();
-    std::vector<int> level(W, -1), size(W, 2);
-    std::vector<double> scale(W, 0);
-    std::vector<char> live(W, 0);
-    const auto last = plan.last_use();
     Prediction p;
-    std::size_t live_count = 0, live_bytes = 0;
+    p.memory_budget = opt.memory_budget ? opt.memory_budget : default_memory_budget();
+    const Schedule sch(plan, top, N, {.memory_budget = p.memory_budget, .lazy_inputs = opt.lazy_inputs, .wave_units = opt.wave_units, .order = opt.order});
+    p.depth_first = sch.depth_first();
+
+    std::vector<std::vector<std::size_t>> units_of(plan.steps.size());  // in schedule order (a producer before its consumers)
+    for (std::size_t ui = 0; ui < sch.units().size(); ++ui) units_of[static_cast<std::size_t>(sch.units()[ui].step)].push_back(ui);
+    const int W = plan.wire_count();
+    std::vector<int> level(W), size(W);
+    std::vector<double> scale(W, 0);
+    for (int w = 0; w < W; ++w) level[w] = plan.wire_level(w, top), size[w] = plan.wire_size[w];
     for (int w = 0; w < plan.input_count; ++w) {
-        level[w] = top, scale[w] = ctx.scale();
-        p.input_bytes += bytes(top, 2);
-        p.input_bytes_seeded += bytes(top, 1);
-        if (last[w] >= 0) live[w] = 1, ++live_count, live_bytes += bytes(top, 2);
+        scale[w] = delta;
+        p.input_bytes += Schedule::bytes(top, 2, N);
+        p.input_bytes_seeded += Schedule::bytes(top, 1, N);
     }
     p.input_ciphertexts = static_cast<std::size_t>(plan.input_count);
-    p.peak_bytes = live_bytes;
-    auto q = [&](int l) { return static_cast<double>(ctx.data_moduli()[l].value()); };
 
+    p.steps.resize(plan.steps.size());
     for (std::size_t si = 0; si < plan.steps.size(); ++si) {
         const Step& st = plan.steps[si];
-        StepPrediction sp;
+        StepPrediction& sp = p.steps[si];
         sp.kind = st.kind == Step::Kind::Linear ? "linear" : "square";
         sp.name = st.name;
-        std::size_t out_bytes = 0;
+        sp.outputs = st.output_count();
         bool first = true;
-        auto produce = [&](int w, int l, int sz, double s) {
-            level[w] = l, size[w] = sz, scale[w] = s;
-            out_bytes += bytes(l, sz);
+        auto produce = [&](int w, double s) {
+            scale[w] = s;
+            const int l = level[w], sz = size[w];
             if (first) sp.level = l, sp.size = sz, sp.min_scale = sp.max_scale = s, first = false;
             sp.level = std::min(sp.level, l), sp.size = std::max(sp.size, sz);
             sp.min_scale = std::min(sp.min_scale, s), sp.max_scale = std::max(sp.max_scale, s);
-            ++sp.outputs;
         };
         if (st.kind == Step::Kind::Square) {
             for (std::size_t i = 0; i < st.inputs.size(); ++i) {
                 const int x = st.inputs[i], l = level[x];
-                produce(st.outputs[i], l - 1, st.lazy_relin ? 3 : 2, scale[x] * scale[x] / q(l));
-                ++sp.squares, ++sp.rescales;
-                if (st.lazy_relin) {
-                    sp.seconds += (rates.square_ms * ntt(l) + rates.rescale_ms * lin(l, 3)) * 1e-3;
+                ++sp.squares;
+                if (st.lazy_relin) {  // square only: size 3 at l, scale s², NTT form
+                    produce(st.outputs[i], scale[x] * scale[x]);
+                    sp.seconds += rates.square_ms * cost.ntt(l) * 1e-3;
                 } else {
-                    ++sp.relins;
-                    sp.seconds += rates.square_relin_rescale_ms * ntt(l) * 1e-3;
+                    produce(st.outputs[i], scale[x] * scale[x] / q(l));
+                    ++sp.relins, ++sp.rescales;
+                    sp.seconds += rates.square_relin_rescale_ms * cost.ntt(l) * 1e-3;
                 }
             }
-        } else {
-            for (const auto& g : st.groups) {
-                int l = top, sz = 2;
-                for (int w : g.inputs) l = std::min(l, level[w]), sz = std::max(sz, size[w]);
-                // One linear call per (level, size) class of inputs, each at its own level
-                // and size (runtime.cpp: run_group); partial outputs dropped and added.
-                std::vector<std::pair<int, int>> cls;
-                std::vector<std::int64_t> cnt;
-                for (int w : g.inputs) {
-                    const std::pair<int, int> k{level[w], size[w]};
-                    auto it = std::find(cls.begin(), cls.end(), k);
-                    if (it == cls.end()) cls.push_back(k), cnt.push_back(1);
-                    else ++cnt[static_cast<std::size_t>(it - cls.begin())];
-                }
-                const auto O = static_cast<std::int64_t>(g.outputs.size());
-                for (std::size_t k = 0; k < cls.size(); ++k) {
-                    const std::int64_t m = cnt[k] * O;
-                    sp.macs += m;
-                    // A linear call costs I·O MACs plus a pass over each input and output
-                    // (kLinearPassMacs MACs each): small maps (a conv's 25×6 groups) cost
-                    // more per MAC than the bench's 27×64 map, large ones (864×48) less.
-                    const double work = static_cast<double>(m) + kLinearPassMacs * static_cast<double>(cnt[k] + O);
-                    sp.seconds += mac_core_ms * work * lin(cls[k].first, cls[k].second) * 1e-3;
-                    if (cls.size() > 1 && cls[k].first != l) sp.drops += O;
-                }
-                if (cls.size() > 1) sp.seconds += rates.mac_ms * static_cast<double>(O * static_cast<std::int64_t>(cls.size() - 1)) * lin(l, sz) * 1e-3;  // the adds
-                for (int w : g.outputs) {
-                    produce(w, l - 1, 2, ctx.scale());
-                    ++sp.rescales;
-                    sp.seconds += rates.rescale_ms * lin(l, sz) * 1e-3;
-                    if (sz == 3) ++sp.relins, sp.seconds += rates.relin_ms * ntt(l) * 1e-3;  // before the rescale
-                }
-            }
+            continue;
         }
-        sp.peak_bytes = live_bytes + out_bytes;
-        live_bytes += out_bytes;
-        live_count += sp.outputs;
-        auto outs = [&](auto f) {
-            if (st.kind == Step::Kind::Square)
-                for (int w : st.outputs) f(w);
-            else
-                for (const auto& g : st.groups)
-                    for (int w : g.outputs) f(w);
-        };
-        outs([&](int w) { live[w] = 1; });
-        for (int w = 0; w < W; ++w)
-            if (live[w] && last[w] == static_cast<int>(si)) live[w] = 0, --live_count, live_bytes -= bytes(level[w], size[w]);
-        sp.live = live_count, sp.live_bytes = live_bytes;
-        p.peak_bytes = std::max(p.peak_bytes, sp.peak_bytes);
-        p.macs += sp.macs, p.squares += sp.squares, p.relins += sp.relins, p.rescales += sp.rescales, p.seconds += sp.seconds;
-        p.steps.push_back(std::move(sp));
+        for (std::size_t ui : units_of[si]) {
+            const Unit& un = sch.units()[ui];
+            const LinearGroup& g = st.groups[un.item];
+            const int l = plan.group_level(g, top);
+            const auto O = static_cast<std::int64_t>(g.outputs.size());
+            // Classes of the unit's inputs by (level read, size), as runtime.cpp run_group:
+            // the schedule has dropped every input to its read level unless another
+            // consumer still needs more limbs (then this is a slight underestimate).
+            std::vector<std::pair<int, int>> cls;
+            std::vector<std::int64_t> cnt;
+            for (int w : sch.inputs(un)) {
+                const std::pair<int, int> k{plan.read_level(g, w, top), size[w]};
+                auto it = std::find(cls.begin(), cls.end(), k);
+                if (it == cls.end()) cls.push_back(k), cnt.push_back(1);
+                else ++cnt[static_cast<std::size_t>(it - cls.begin())];
+            }
+            for (std::size_t k = 0; k < cls.size(); ++k) {
+                sp.macs += cnt[k] * O;
+                sp.seconds += cost.linear_ms(cnt[k], O, cls[k].first, cls[k].second) * 1e-3;
+            }
+            // Per output: adding the partial sums (into a split group's running sums), and
+            // at the end relinearisation + rescale of the size-3 sum at l+2 and the final
+            // rescale at l+1 (inside the linear call when it is one class of size-2 inputs).
+            const auto adds = static_cast<double>(O) * static_cast<double>(cls.size() - (un.split() ? 0 : 1));
+            sp.seconds += rates.mac_ms * adds * cost.lin(l + 1, 2) * 1e-3;
+            if (!un.last()) continue;
+            bool hi = false;
+            for (int w : g.inputs) hi = hi || size[w] == 3;
+            if (hi) {
+                sp.relins += O, sp.rescales += O;
+                sp.seconds += static_cast<double>(O) * (rates.relin_ms * cost.ntt(l + 2) + rates.rescale_ms * cost.lin(l + 2, 2)) * 1e-3;
+            }
+            sp.rescales += O;
+            sp.seconds += static_cast<double>(O) * rates.rescale_ms * cost.lin(l + 1, 2) * 1e-3;
+            for (int w : g.outputs) produce(w, delta);
+        }
     }
+
+    // Memory: the schedule's decisions and their cost.
+    for (const Action& a : sch.actions()) {
+        if (a.kind == Action::Kind::Drop) {
+            StepPrediction& sp = p.steps[static_cast<std::size_t>(a.step)];
+            ++sp.drops;
+            sp.seconds += rates.copy_ms * cost.lin(a.level, size[a.wire]) * 1e-3;
+        }
+    }
+    for (std::size_t si = 0; si < plan.steps.size(); ++si) {
+        const StepMemory& m = sch.steps()[si];
+        StepPrediction& sp = p.steps[si];
+        sp.live = m.live, sp.live_bytes = m.live_bytes, sp.peak_bytes = m.peak_bytes;
+        sp.spilled = m.spilled, sp.spill_bytes = m.spill_bytes, sp.load_bytes = m.load_bytes;
+        // Spill traffic at the rate of one reference ciphertext (∝ bytes).
+        const double ref_bytes = static_cast<double>(Schedule::bytes(rates.limbs - 1, 2, std::size_t{1} << rates.log_n));
+        sp.seconds += rates.spill_ms * static_cast<double>(m.spill_bytes + m.load_bytes) / ref_bytes * 1e-3 / std::max(1, opt.threads) * rates.threads;
+        p.macs += sp.macs, p.squares += sp.squares, p.relins += sp.relins, p.rescales += sp.rescales, p.seconds += sp.seconds;
+        p.spill_bytes += sp.spill_bytes, p.load_bytes += sp.load_bytes;
+    }
+    p.peak_bytes = sch.peak_bytes();
+    p.max_spilled_bytes = sch.max_spilled_bytes();
+    // Fresh pages: the peak beyond what the process held before (inputs handed over are
+    // already touched; their pages are reused once they are freed).
+    auto first_touch = [&](std::size_t warm) {
+        warm = std::max(warm, sch.initial_bytes());
+        return warm >= p.peak_bytes ? 0.0 : rates.first_touch_ms_per_gib * 1e-3 * static_cast<double>(p.peak_bytes - warm) / std::ldexp(1.0, 30);
+    };
+    p.first_touch_seconds = first_touch(opt.warm_bytes);
+    p.cold_first_touch_seconds = first_touch(0);
+    p.seconds += p.first_touch_seconds;
     p.output_ciphertexts = plan.outputs.size();
-    for (int w : plan.outputs) p.output_bytes += bytes(level[w], size[w]);
+    for (int w : plan.outputs) p.output_bytes += Schedule::bytes(level[w], size[w], N);
     return p;
 }
 

@@ -29,6 +29,18 @@ void read_exact(gzFile f, void* dst, size_t n, const std::string& path) {
     }
 }
 
+// Appends exactly n bytes, growing the buffer as the data arrives (one 1 MiB chunk at a
+// time): a hostile header alone never makes us allocate the size it declares.
+void read_append(gzFile f, std::vector<uint8_t>& out, size_t n, const std::string& path) {
+    constexpr size_t kChunk = size_t{1} << 20;
+    for (size_t left = n; left > 0;) {
+        const size_t k = std::min(kChunk, left);
+        out.resize(out.size() + k);
+        read_exact(f, out.data() + out.size() - k, k, path);
+        left -= k;
+    }
+}
+
 uint32_t be32(gzFile f, const std::string& path) {
     unsigned char b[4];
     read_exact(f, b, 4, path);
@@ -49,11 +61,10 @@ Dataset load_idx(const std::string& images, const std::string& labels, size_t li
     const size_t count = limit ? std::min<size_t>(limit, n) : n;
     Dataset d;
     d.channels = 1, d.height = h, d.width = w;
-    d.pixels.resize(count * h * w);
+    read_append(fi.get(), d.pixels, count * h * w, images);
+    std::vector<uint8_t> l;
+    read_append(fl.get(), l, count, labels);
     d.labels.resize(count);
-    read_exact(fi.get(), d.pixels.data(), d.pixels.size(), images);
-    std::vector<uint8_t> l(count);
-    read_exact(fl.get(), l.data(), count, labels);
     uint8_t maxl = 0;
     for (size_t i = 0; i < count; ++i) {
         if (l[i] > 254) throw DatasetError("'" + labels + "': label " + std::to_string(l[i]) + " out of range");

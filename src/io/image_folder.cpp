@@ -79,6 +79,12 @@ Image read_jpeg(const std::string& path) {
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, f.get());
     jpeg_read_header(&cinfo, TRUE);
+    // Before jpeg_start_decompress: for a progressive JPEG it allocates coefficient buffers
+    // for the whole declared image (found by fuzz/fuzz_image: 600 bytes → gigabytes).
+    if (uint64_t{cinfo.image_width} * cinfo.image_height > kMaxPixels) {
+        jpeg_destroy_decompress(&cinfo);
+        throw DatasetError("'" + path + "': image too large");
+    }
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     width = cinfo.output_width, height = cinfo.output_height, comps = cinfo.output_components;

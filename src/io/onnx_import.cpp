@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -403,7 +404,14 @@ private:
             std::vector<int64_t> p;
             if (has_input(n, 1)) {
                 const Tensor& t = constant(n, 1, "pads");
-                for (double v : t.data) p.push_back(static_cast<int64_t>(v));
+                for (double v : t.data) {  // range first: casting 1e300 to int64 is undefined (UBSan, fuzz/fuzz_onnx)
+                    if (!(std::abs(v) <= (int64_t{1} << 24)) || v != std::trunc(v)) {
+                        char buf[32];
+                        std::snprintf(buf, sizeof buf, "%g", v);
+                        throw OnnxError(where(n) + ": pads must be integers up to 2^24, got " + buf);
+                    }
+                    p.push_back(static_cast<int64_t>(v));
+                }
             } else {
                 p = attr_ints(n, "pads", 2 * batch_rank_, {});
             }

@@ -120,6 +120,28 @@ TEST(Pipeline, MixedLevelLinearGroupsNeedNoCopies) {
     }
 }
 
+TEST(Pipeline, InputsOnDemandUnderABudget) {
+    // The server deserialises each uploaded ciphertext when first needed and keeps to a
+    // budget of half the unbudgeted peak: same classes, the peak and the spill traffic
+    // as predicted.
+    const auto m = cryptonets(16, 9);
+    const std::size_t samples = 64, F = 256;
+    const auto x = random_inputs(samples * F, 26);
+    auto opt = small_options();
+    const auto compiled = he::compile_for_batch(m, x, samples, opt);
+    const auto free_run = he::run_pipeline(m, compiled, x, samples, {}, opt);
+    opt.lazy_inputs = true;
+    opt.memory_budget = free_run.peak_ciphertext_bytes / 2;
+    const auto r = he::run_pipeline(m, compiled, x, samples, {}, opt);
+    EXPECT_EQ(r.agreement, 1.0);
+    EXPECT_LE(r.max_abs_error, std::max(1.0, r.max_abs_logit) / (1 << 20));
+    EXPECT_EQ(r.memory_budget, opt.memory_budget);
+    EXPECT_LE(r.peak_ciphertext_bytes, r.memory_budget);
+    EXPECT_EQ(r.peak_ciphertext_bytes, r.predicted_peak_bytes);
+    EXPECT_GT(r.spill_bytes, 0u);
+    EXPECT_EQ(r.spill_bytes, r.predicted_spill_bytes);
+}
+
 TEST(Pipeline, TheComparisonDetectsImprecision) {
     // At Δ = 2^22 the same pipeline must miss the 2^-20 bound: the error figure is real.
     const auto m = cryptonets(16, 9);

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <fstream>
 // jpeglib.h needs size_t and FILE first.
@@ -122,6 +124,29 @@ TEST(Idx, ReadsGzippedFilesAndValidates) {
     EXPECT_THROW(io::load_fashion_mnist(true, (t.path / "missing").string()), io::DatasetError);
 }
 
+// Found by fuzz/fuzz_idx: a 34-byte file declaring 10^7 images of 28×28 made load_idx
+// allocate (and zero) the declared 7.8 GB before reading a pixel. Memory must follow the
+// data actually present.
+TEST(Idx, HugeDeclaredSizeIsNotAllocatedBeforeTheData) {
+    TempDir t;
+    std::string img, lab;
+    put_be32(img, 0x803);
+    put_be32(img, 10'000'000);
+    put_be32(img, 28);
+    put_be32(img, 28);
+    img += std::string(16, 'x');
+    put_be32(lab, 0x801);
+    put_be32(lab, 10'000'000);
+    lab += std::string(16, '\1');
+    write_gz(t.path / "i.gz", img);
+    write_gz(t.path / "l.gz", lab);
+    rusage before{}, after{};
+    getrusage(RUSAGE_SELF, &before);
+    EXPECT_THROW(io::load_idx((t.path / "i.gz").string(), (t.path / "l.gz").string()), io::DatasetError);
+    getrusage(RUSAGE_SELF, &after);
+    EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "peak RSS grew by " << (after.ru_maxrss - before.ru_maxrss) << " KiB";
+}
+
 TEST(Cifar, ReadsBinaryBatches) {
     TempDir t;
     std::string rec;
@@ -182,6 +207,50 @@ TEST(ImageFolder, ResizesSplitsStratifiedAndAugments) {
     } catch (const io::DatasetError& e) {
         EXPECT_NE(std::string(e.what()).find("broken.png"), std::string::npos);
     }
+}
+
+// Found by fuzz/fuzz_image: a ~600-byte progressive JPEG declaring 65500×65500 pixels made
+// jpeg_start_decompress allocate coefficient buffers for the whole image (gigabytes)
+// before the size check. The declared size must be refused first.
+TEST(ImageFolder, HugeProgressiveJpegIsRefusedBeforeDecoding) {
+    TempDir t;
+    fs::create_directories(t.path / "a");
+    fs::create_directories(t.path / "b");
+    write_png(t.path / "b" / "ok.png", 4, 4, 1, 0);
+    jpeg_compress_struct c{};
+    jpeg_error_mgr err{};
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    unsigned char* mem = nullptr;
+    unsigned long size = 0;
+    jpeg_mem_dest(&c, &mem, &size);
+    c.image_width = 16, c.image_height = 16, c.input_components = 3, c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    std::vector<uint8_t> row(16 * 3, 99);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW r = row.data();
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    std::string bytes(reinterpret_cast<const char*>(mem), size);
+    jpeg_destroy_compress(&c);
+    std::free(mem);
+    const size_t sof = bytes.find("\xff\xc2");
+    ASSERT_NE(sof, std::string::npos);
+    bytes.replace(sof + 5, 4, "\xff\xdc\xff\xdc");  // height, width = 65500
+    std::ofstream(t.path / "a" / "huge.jpg", std::ios::binary) << bytes;
+    rusage before{}, after{};
+    getrusage(RUSAGE_SELF, &before);
+    try {
+        io::load_image_folder(t.path.string(), io::FolderOptions{});
+        FAIL() << "accepted";
+    } catch (const io::DatasetError& e) {
+        EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos) << e.what();
+    }
+    getrusage(RUSAGE_SELF, &after);
+    EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "peak RSS grew by " << (after.ru_maxrss - before.ru_maxrss) << " KiB";
 }
 
 TEST(Augment, IdentityTransformKeepsTheImage) {

@@ -253,6 +253,36 @@ TEST(Onnx, RejectsNonPolynomialOperatorsByName) {
     expect_error(bytes_of(mp), "unsupported operator");
 }
 
+// Found by fuzz/fuzz_onnx: pads given as a double tensor were cast to int64 unchecked
+// (1e300 → undefined behaviour). Non-integral or huge pads must be refused by name.
+TEST(Onnx, PadValuesAreRangeCheckedBeforeConversion) {
+    for (double bad : {1e300, -1e300, 1.5, 4e18}) {
+        onnx::ModelProto mp;
+        mp.set_ir_version(8);
+        mp.add_opset_import()->set_version(13);
+        auto* g = mp.mutable_graph();
+        auto* in = g->add_input();
+        in->set_name("x");
+        auto* tt = in->mutable_type()->mutable_tensor_type();
+        tt->set_elem_type(onnx::TensorProto::FLOAT);
+        tt->mutable_shape()->add_dim()->set_dim_param("N");
+        for (int d : {1, 4, 4}) tt->mutable_shape()->add_dim()->set_dim_value(d);
+        auto* pads = g->add_initializer();
+        pads->set_name("pads");
+        pads->set_data_type(onnx::TensorProto::DOUBLE);
+        pads->add_dims(8);
+        for (double v : {0.0, 0.0, bad, 0.0, 0.0, 0.0, 0.0, 0.0}) pads->add_double_data(v);
+        auto* n = g->add_node();
+        n->set_name("pad");
+        n->set_op_type("Pad");
+        n->add_input("x");
+        n->add_input("pads");
+        n->add_output("y");
+        g->add_output()->set_name("y");
+        expect_error(bytes_of(mp), "pads must be integers");
+    }
+}
+
 TEST(Onnx, RejectsHostileFiles) {
     expect_error("", "no graph");
     expect_error("this is not a protobuf \xff\xff\xff\xff", "");

@@ -143,6 +143,31 @@ SeededCiphertext load_seeded_ciphertext(const ContextPtr& ctx, std::span<const s
 // `path`, fsync the directory: a crash or error never leaves a partial file at `path`
 // and never leaves the temporary behind. Throws std::system_error.
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
+// The streaming form of write_file_atomic, for files too large to hold in memory (batches
+// of ciphertexts, uploads): bytes go to a temporary file in the target's directory (mode
+// 0600); write_at patches bytes already written (a header whose checksum is known only at
+// the end); commit() fsyncs and renames over `path` (or, with replace = false, refuses —
+// atomically — if `path` exists: never overwrite a key). Destroyed uncommitted, the
+// temporary is removed and `path` is untouched. Throws std::system_error.
+class AtomicFileWriter {
+public:
+    explicit AtomicFileWriter(const std::filesystem::path& path);
+    ~AtomicFileWriter();
+    AtomicFileWriter(const AtomicFileWriter&) = delete;
+    AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+    void write(std::span<const std::uint8_t> bytes);
+    void write_at(std::uint64_t offset, std::span<const std::uint8_t> bytes);  // within what was written
+    std::uint64_t size() const { return size_; }
+    void commit(bool replace = true);
+
+private:
+    std::filesystem::path path_, dir_;
+    std::string tmp_;
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+};
+
 // Whole file, refusing (FormatError, before allocating) anything above max_bytes.
 // Open/read errors throw std::system_error.
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path, std::size_t max_bytes);

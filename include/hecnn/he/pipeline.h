@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <span>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "hecnn/he/compiler.h"
+#include "hecnn/he/memory.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/simulator.h"
 #include "hecnn/math/csprng.h"
@@ -37,12 +39,20 @@ struct PipelineOptions {
     // Deterministic keys (tests only). Empty: keys from the OS CSPRNG.
     std::optional<math::Seed> insecure_test_only_key_seed;
     bool keep_logits = false;     // copy the HE and reference logits into the report
+    // Server memory: ciphertext budget (0: he::default_memory_budget()) and where spilled
+    // ciphertexts go (empty: the temporary directory); see schedule.h.
+    std::size_t memory_budget = 0;
+    std::filesystem::path spill_dir;
+    // The server deserialises (and expands) each uploaded ciphertext when the schedule
+    // first needs it (Runtime's provider form) instead of all of them before the run; the
+    // deserialisation then counts in the server time.
+    bool lazy_inputs = false;
 };
 
 struct StepReport {
     std::string kind, name;
     int level = 0, size = 2;
-    std::size_t outputs = 0, live = 0, live_bytes = 0;
+    std::size_t outputs = 0, live = 0, live_bytes = 0, peak_bytes = 0, spill_bytes = 0;
     double seconds = 0, predicted_seconds = 0;
 };
 
@@ -63,8 +73,13 @@ struct PipelineReport {
     bool server_had_secret_key = false;       // structural: always false (Runtime takes a RelinKey)
     double load_seconds = 0;                  // deserialising upload + key
     double server_seconds = 0;                // Runtime::run
-    double predicted_server_seconds = 0;      // simulator, at `threads`
+    double predicted_server_seconds = 0;      // simulator, at `threads` (first-touch cost included when cold)
+    double predicted_first_touch_seconds = 0; // the part for memory this process has not held before
+    bool cold = false;                        // the process had not held the predicted peak before this run
+    std::size_t memory_budget = 0;            // ciphertext bytes the schedule kept to
     std::size_t predicted_peak_bytes = 0;
+    std::size_t peak_ciphertext_bytes = 0;    // measured: held + running wave's outputs, max over steps
+    std::size_t spill_bytes = 0, predicted_spill_bytes = 0;
     std::size_t peak_rss_bytes = 0;           // process peak (getrusage) at the end
     std::size_t server_peak_rss_bytes = 0;    // peak from just before the server loads its inputs (0 if unknown)
     std::vector<StepReport> steps;
@@ -101,7 +116,5 @@ CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> 
 PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,
                             std::span<const int> labels, const PipelineOptions& opt, const PipelineHooks& hooks = {});
 
-// Peak resident set size of this process so far (getrusage), bytes.
-std::size_t peak_rss_bytes();
 
 }  // namespace hecnn::he

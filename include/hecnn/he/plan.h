@@ -11,12 +11,17 @@
 //    constant add/mul, reshape, pad and concat between two squares is folded into the
 //    weights of one Linear step (docs/INFERENCE.md lists the rules).
 //  - a Square step: out_i = in_i² (square, relinearise, rescale). With `lazy_relin` the
-//    relinearisation is deferred: the outputs stay size-3 ciphertexts and the (only)
-//    Linear step that consumes them relinearises its fewer outputs instead.
+//    relinearisation AND the rescale are deferred: the outputs stay size-3 ciphertexts at
+//    the input's level and scale s² (NTT form), and the (only) Linear step that consumes
+//    them relinearises its fewer outputs and then rescales them twice. Rescaling a size-3
+//    ciphertext would round c2/q, an error that decrypts multiplied by s² (~√N times a
+//    size-2 rescale's): deferring it keeps the scales exact and the error at the eager
+//    level.
 //
-// Depth: each step adds one to the depth of its inputs; a wire's level is
-// top_level − depth(wire). Inputs of one linear group are brought to the group's level
-// (the deepest input's) by dropping primes.
+// Depth: each step adds one to the depth of its inputs; `depth` counts the rescales the
+// wire has had or still owes, so a wire's level is top − depth(wire), plus one for a
+// lazy square (its rescale is pending). A linear group's outputs are at
+// top − depth(output); each input is read at that level + 1, a lazy square at + 2.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +66,13 @@ struct Plan {
     int depth = 0;                // max wire depth = levels the plan consumes
 
     int wire_count() const { return static_cast<int>(wire_depth.size()); }
+    // Level of wire w when it is produced, the inputs being at level `top`.
+    int wire_level(int w, int top) const { return top - wire_depth[w] + (wire_size[w] == 3 ? 1 : 0); }
+    // Output level of a linear group (all its outputs share one depth).
+    int group_level(const LinearGroup& g, int top) const { return top - wire_depth[g.outputs.at(0)]; }
+    // Level at which a linear group reads input wire w: one rescale above its outputs,
+    // two for a lazy square (relinearised and rescaled twice inside the group).
+    int read_level(const LinearGroup& g, int w, int top) const { return group_level(g, top) + (wire_size[w] == 3 ? 2 : 1); }
     // Step index after which the wire is no longer needed (outputs: steps.size()).
     std::vector<int> last_use() const;
     std::string summary() const;  // one line per step

@@ -1,8 +1,15 @@
 // Server side: evaluate a Plan on encrypted inputs with the evaluation (relinearisation)
 // key only — no API here takes a secret key.
+//
+// The evaluation follows a he::Schedule (schedule.h): units in plan order, wires freed
+// after their last consumer, levels dropped early, and — under the memory budget — wires
+// spilled to files in the spill directory and loaded back when needed. The simulator
+// follows the same schedule, so its predictions of levels, sizes, counts and bytes are
+// the runtime's.
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <vector>
 
@@ -10,6 +17,7 @@
 #include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/schedule.h"
 
 namespace hecnn::he {
 
@@ -18,10 +26,34 @@ struct StepTrace {
     int level = -1;               // level of the step's outputs
     int size = 2;                 // polynomials per output ciphertext
     std::size_t outputs = 0;      // ciphertexts produced
-    std::size_t live = 0;         // ciphertexts held after the step (freed ones excluded)
+    std::size_t live = 0;         // ciphertexts held in memory after the step
     std::size_t live_bytes = 0;   // their bytes
+    std::size_t peak_bytes = 0;   // held + outputs of the running wave, max over the step
+    std::size_t spilled = 0;      // ciphertexts on disk after the step
+    std::size_t spill_bytes = 0, load_bytes = 0;  // spilled / loaded back during the step (in-memory bytes)
+    std::size_t spill_file_bytes = 0;             // bytes written to spill files
+    std::size_t input_load_bytes = 0;             // inputs fetched from the provider
     double min_scale = 0, max_scale = 0;
     double seconds = 0;
+};
+
+// Called with the index of an input ciphertext (0 … plan.input_count−1) when the runtime
+// first needs it, e.g. to read it from a batch file and expand a seeded ciphertext on the
+// fly. Called once per input, from the thread running the schedule.
+using InputProvider = std::function<ckks::Ciphertext(std::size_t input_index)>;
+
+struct RunOptions {
+    // Bytes of ciphertexts held at once (schedule.h says what is counted); 0: the default,
+    // 60 % of MemAvailable (he::default_memory_budget()).
+    std::size_t memory_budget = 0;
+    // Where spilled ciphertexts go (a fresh sub-directory is made and removed); empty:
+    // the system's temporary directory.
+    std::filesystem::path spill_dir;
+    // After each step: its index and trace.
+    std::function<void(std::size_t step, const StepTrace&)> progress;
+    std::size_t wave_units = 64;  // units per parallel wave (ScheduleOptions)
+    Order order = Order::Auto;    // unit order (ScheduleOptions)
+    int input_level = -1;         // provider form: the inputs' level (−1: the top level)
 };
 
 class Runtime {
@@ -29,13 +61,24 @@ public:
     // The plan, the parameters and the relinearisation key are kept by reference.
     Runtime(const Plan& plan, ckks::ContextPtr ctx, const ckks::RelinKey& rk);
 
-    // inputs: plan.input_count ciphertexts at one level ≥ plan.depth, size 2. Returns one
-    // ciphertext per plan output. Parallel across independent ciphertexts (OpenMP).
+    // inputs: plan.input_count ciphertexts at one level ≥ plan.depth, size 2, held from
+    // the start. Returns one ciphertext per plan output. Parallel across independent
+    // ciphertexts (OpenMP).
+    std::vector<ckks::Ciphertext> run(std::vector<ckks::Ciphertext> inputs, const RunOptions& opt,
+                                      std::vector<StepTrace>* trace = nullptr) const;
+    // Inputs fetched on first use (each at opt.input_level, size 2).
+    std::vector<ckks::Ciphertext> run(const InputProvider& inputs, const RunOptions& opt, std::vector<StepTrace>* trace = nullptr) const;
+    // Default options (the default memory budget) with a progress callback.
     std::vector<ckks::Ciphertext> run(std::vector<ckks::Ciphertext> inputs, std::vector<StepTrace>* trace = nullptr,
                                       const std::function<void(std::size_t step, const StepTrace&)>& progress = {}) const;
 
 private:
-    void run_group(const LinearGroup& g, std::vector<ckks::Ciphertext>& wire, int top, double delta) const;
+    struct Source;
+    struct GroupSums;
+    std::vector<ckks::Ciphertext> execute(Source& src, int top, const RunOptions& opt, std::vector<StepTrace>* trace) const;
+    void run_square(const Step& st, std::size_t i, std::vector<ckks::Ciphertext>& wire) const;
+    // One unit of a linear group; `sums` carries a split group's partial sums across its parts.
+    void run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::Ciphertext>& wire, int top, GroupSums& sums) const;
 
     const Plan& plan_;
     ckks::ContextPtr ctx_;

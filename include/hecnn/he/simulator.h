@@ -1,6 +1,7 @@
 // The simulator: predicts, without encrypting, what the runtime does at each step of a
-// plan under given parameters — level, scale, ciphertext counts, memory, operation
-// counts — and the time, from kernel rates measured by `hecnn bench ckks`.
+// plan under given parameters — level, scale, ciphertext counts, memory under the
+// budget (spilling included), operation counts — and the time, from kernel rates
+// measured by `hecnn bench ckks`. It follows the runtime's he::Schedule.
 #pragma once
 
 #include <cstdint>
@@ -9,12 +10,13 @@
 
 #include "hecnn/ckks/context.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/schedule.h"
 
 namespace hecnn::he {
 
 // Kernel times (milliseconds) at a reference ring degree and limb count, and the thread
-// count they were measured with. Costs scale with the work: a ciphertext MAC, rescale or
-// level drop ∝ N·limbs·polynomials; a square, relinearisation ∝ N·log N·limbs.
+// count they were measured with. Costs scale with the work: a ciphertext MAC, rescale,
+// copy or spill ∝ N·limbs·polynomials; a square, relinearisation ∝ N·log N·limbs.
 struct Rates {
     int log_n = 14;
     int limbs = 9;         // data primes of the reference parameters
@@ -24,12 +26,31 @@ struct Rates {
     double square_ms = 0.0;    // bench "mul"
     double relin_ms = 0.0;
     double rescale_ms = 0.0;
+    double copy_ms = 0.0;      // copying one ciphertext into a fresh block (a level drop; bench "copy")
+    double spill_ms = 0.0;     // serialise + write + read + load one ciphertext (bench "spill")
+    // First touch of fresh memory (page faults + zeroing), per GiB, when the process has
+    // not held that much before (a "cold" run; bench "first_touch_gib").
+    double first_touch_ms_per_gib = 0.0;
     std::string source = "built-in defaults";
 
     // Built-in figures measured on the development machine (docs/INFERENCE.md).
     static Rates defaults();
-    // The JSON written by `hecnn bench ckks --json` (the entry closest to log_n).
+    // The JSON written by `hecnn bench ckks --json` (the entry closest to log_n). Entries
+    // missing from older files keep the built-in figures.
     static Rates from_bench_json(const std::string& path, int log_n = 0);
+};
+
+struct SimulateOptions {
+    int input_level = -1;           // −1: the context's top level
+    int threads = 1;                // the work is assumed to divide evenly over them
+    std::size_t memory_budget = 0;  // 0: he::default_memory_budget() (as the runtime)
+    bool lazy_inputs = false;       // inputs fetched on first use (Runtime's provider form)
+    std::size_t wave_units = 64;
+    Order order = Order::Auto;
+    // Bytes of ciphertext memory the process already holds from earlier runs (a warm
+    // server reuses them, see configure_allocator_for_inference); the rest of the
+    // predicted peak beyond the inputs held at the start is first-touched. SIZE_MAX: warm.
+    std::size_t warm_bytes = SIZE_MAX;
 };
 
 struct StepPrediction {
@@ -38,9 +59,11 @@ struct StepPrediction {
     int size = 2;                  // outputs' polynomials
     double min_scale = 0, max_scale = 0;  // outputs' exact scales
     std::size_t outputs = 0;       // ciphertexts produced
-    std::size_t live = 0;          // ciphertexts held after the step
+    std::size_t live = 0;          // ciphertexts held in memory after the step
     std::size_t live_bytes = 0;
-    std::size_t peak_bytes = 0;    // during the step (before inputs are freed)
+    std::size_t peak_bytes = 0;    // held + running wave's outputs, max over the step
+    std::size_t spilled = 0;       // ciphertexts on disk after the step
+    std::size_t spill_bytes = 0, load_bytes = 0;  // written / read back during the step
     std::int64_t macs = 0, squares = 0, relins = 0, rescales = 0, drops = 0;
     double seconds = 0;
 };
@@ -49,13 +72,20 @@ struct Prediction {
     std::vector<StepPrediction> steps;
     std::size_t input_ciphertexts = 0, input_bytes = 0, input_bytes_seeded = 0;
     std::size_t output_ciphertexts = 0, output_bytes = 0;
-    std::size_t peak_bytes = 0;
+    std::size_t memory_budget = 0;  // the budget simulated
+    std::size_t peak_bytes = 0;     // ≤ budget unless the inputs alone exceed it
+    std::size_t spill_bytes = 0, load_bytes = 0;  // total spill traffic
+    bool depth_first = false;       // the schedule's unit order (schedule.h)
     std::int64_t macs = 0, squares = 0, relins = 0, rescales = 0;
+    double first_touch_seconds = 0;  // included in seconds (0 when warm)
+    double cold_first_touch_seconds = 0;  // what the first run of a process would add (warm_bytes 0)
+    std::size_t max_spilled_bytes = 0;    // on disk at once (in-memory bytes; files are ~bits/64 of it)
     double seconds = 0;
 };
 
+Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rates, const SimulateOptions& opt);
 // The inputs are encrypted at `input_level` (−1: the context's top level); times assume
-// the work divides evenly over `threads` threads.
+// the work divides evenly over `threads` threads. Default budget, warm.
 Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rates, int input_level = -1, int threads = 1);
 
 }  // namespace hecnn::he

@@ -1,0 +1,35 @@
+// Memory figures of this machine and process for the runtime's budget (Linux /proc).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace hecnn::he {
+
+// MemAvailable from /proc/meminfo (bytes; 0 if unknown).
+std::size_t mem_available_bytes();
+// The default ciphertext budget: 60 % of MemAvailable (the rest is left to the kernel,
+// the other processes, the engine's temporaries and its buffer cache); 4 GiB if unknown.
+std::size_t default_memory_budget();
+// "2G", "512M", "1.5GiB", "300k", "123456" (powers of 1024; a trailing B or iB is
+// optional). Throws std::invalid_argument with the offending text.
+std::size_t parse_byte_size(const std::string& text);
+
+// Process-wide allocator settings for a process that evaluates plans (bench infer, a
+// server). The engine's buffer cache keeps freed blocks by exact size, but consecutive
+// steps ask for other sizes (a level or a polynomial less), so within a run it mostly
+// holds blocks nobody reuses (+1.0 GiB RSS on the CryptoNets batch). Instead: cache off,
+// and glibc keeps every block below 32 MiB in its heap (no per-block mmap/munmap) and
+// returns nothing below 2 GiB of free top: freed ciphertexts are reused by blocks of any
+// size, and a second run reuses the first run's pages (no page faults: "warm").
+void configure_allocator_for_inference();
+
+// Peak resident set size of this process so far (getrusage), bytes.
+std::size_t peak_rss_bytes();
+// Reset the peak-RSS watermark (VmHWM, /proc/self/clear_refs); false if not possible.
+bool reset_peak_rss();
+// VmHWM (since the last reset) and VmRSS, bytes; 0 if unknown.
+std::size_t vm_hwm_bytes();
+std::size_t vm_rss_bytes();
+
+}  // namespace hecnn::he

@@ -1,0 +1,55 @@
+// One server-side job: a batch file in, a result file out, with the evaluation keys only —
+// nothing here can take a secret key. Shared by `hecnn infer` (offline) and `hecnn serve`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+
+#include "hecnn/he/plan.h"
+#include "hecnn/io/batch_file.h"
+#include "hecnn/io/keyset.h"
+
+namespace hecnn::io {
+
+struct JobProgress {
+    std::size_t step = 0, steps = 0;  // step 0: inputs loaded, nothing evaluated yet
+    double elapsed = 0;               // seconds since the evaluation started
+    double remaining = 0;             // estimate: the simulator's prediction of the steps left,
+                                      // scaled by measured / predicted so far
+};
+
+// Thrown when JobOptions::cancelled answers true (checked after each step).
+class JobCancelled : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct JobOptions {
+    std::function<void(const JobProgress&)> progress;
+    std::function<bool()> cancelled;
+    std::size_t max_batch_bytes = 0;  // 0: the exact size of a full batch for the plan at the top level
+    std::uint64_t model_id = 0;       // PlanFile::model_id() of the served model: a batch bound to
+                                      // another model is refused (0: not checked)
+    bool replace_result = false;      // an existing result file is refused unless set
+    std::size_t memory_budget = 0;    // he::RunOptions: ciphertext bytes held at once (0: the runtime's default)
+    std::filesystem::path spill_dir;  // he::RunOptions: where spilled ciphertexts go (empty: the temp dir)
+};
+
+struct JobResult {
+    double seconds = 0;       // evaluation (he::Runtime::run, inputs read on demand)
+    double load_seconds = 0;  // verifying the batch file (one streaming pass)
+    std::size_t result_bytes = 0;
+    std::size_t samples = 0;
+    BatchInfo batch, result;
+};
+
+// Verifies the batch (kind, parameters, key set, one ciphertext per plan input, level ≥
+// the plan's depth, checksum), runs the plan, writes the result atomically (bound to the
+// batch by its checksum). Throws ckks::FormatError for a bad batch, JobCancelled.
+JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std::filesystem::path& batch,
+                           const std::filesystem::path& result, const JobOptions& opt = {});
+
+}  // namespace hecnn::io

@@ -1,0 +1,118 @@
+#include "client.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+#include "decrypt.h"
+#include "encrypt.h"
+#include "format.h"
+#include "token.h"
+#include "hecnn/ckks/serialize.h"
+#include "hecnn/io/keyset.h"
+#include "hecnn/io/plan_file.h"
+#include "hecnn/server/client.h"
+#include "progress.h"
+
+namespace hecnn::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct ClientOptions {
+    std::string server, token_file, keys, work = "hecnn-client", out;
+    std::vector<std::string> images;
+    std::size_t limit = 0, offset = 0;
+    bool insecure = false, keep = false;
+};
+
+// One file per batch: OUT itself for one batch, OUT's stem + "-k" otherwise (as encrypt names batches).
+fs::path numbered(const fs::path& out, std::size_t k, std::size_t n) {
+    if (n == 1) return out;
+    return out.parent_path() / (out.stem().string() + "-" + std::to_string(k + 1) + out.extension().string());
+}
+
+void run_client(const ClientOptions& o) {
+    server::ClientOptions co;
+    co.url = o.server;
+    co.token = read_token_file(o.token_file);
+    server::ServiceClient svc(co);
+    const fs::path work = o.work, keys_dir = o.keys;
+    fs::create_directories(work);
+
+    // The server's plan decides the parameters; keys are made for it once and reused.
+    const io::PlanFile plan = io::parse_plan(svc.plan_json(), o.insecure);
+    if (!fs::exists(keys_dir / io::kSecretKeyFile)) {
+        io::save_plan(work / "plan.json", plan);
+        const auto ks = io::create_keyset(plan, keys_dir, false);
+        std::printf("keys        new key set %016llx in %s (secret key stays here)\n", static_cast<unsigned long long>(ks.keyset_id), keys_dir.c_str());
+    } else if (io::load_client_keys(keys_dir, o.insecure).plan.params_id != plan.params_id) {
+        throw std::runtime_error(keys_dir.string() + " holds keys for other parameters than this server's plan: use another --keys directory");
+    }
+
+    EncryptOptions eo;
+    eo.keys = keys_dir.string();
+    eo.images = o.images;
+    eo.limit = o.limit;
+    eo.offset = o.offset;
+    eo.out = (work / "batch.hecnn").string();
+    eo.force = true;
+    eo.insecure = o.insecure;
+    const auto batches = run_encrypt(eo);
+
+    const std::string session = svc.open_session(keys_dir / io::kEvalKeysFile);
+    std::vector<std::string> jobs;
+    for (const auto& b : batches) {
+        ProgressBar bar("upload " + b.filename().string(), 1);
+        jobs.push_back(svc.submit(session, b));
+        bar.update(1);
+    }
+    for (std::size_t k = 0; k < jobs.size(); ++k) {
+        server::JobStatus st;
+        {
+            std::optional<ProgressBar> bar;  // once the server says how many layers
+            st = svc.wait(session, jobs[k], [&](const server::JobStatus& s) {
+                if (!s.steps) return;
+                if (!bar) bar.emplace("infer  " + batches[k].filename().string(), s.steps, "layers");
+                bar->update(s.state == server::JobState::done ? s.steps : s.step, "", s.remaining);
+            });
+        }
+        if (st.state != server::JobState::done) throw std::runtime_error("the server could not run " + batches[k].string() + ": " + st.error);
+        const fs::path result = work / numbered("result.hecnn", k, jobs.size());
+        const std::size_t n = svc.download(session, jobs[k], result);
+        if (!o.keep) svc.delete_job(session, jobs[k]);
+        std::printf("server      %s: %s on the server (%s per image); result %s\n", batches[k].filename().c_str(),
+                    human_ms(st.server_seconds * 1e3).c_str(), human_ms(st.server_seconds * 1e3 / static_cast<double>(std::max<std::size_t>(1, st.samples))).c_str(),
+                    human_bytes(static_cast<double>(n)).c_str());
+        DecryptOptions d;
+        d.keys = keys_dir.string();
+        d.in = result.string();
+        d.out = numbered(o.out, k, jobs.size()).string();
+        d.labels = io::labels_path(batches[k]).string();
+        d.force = true;
+        d.insecure = o.insecure;
+        run_decrypt(d);
+    }
+    if (!o.keep) svc.close_session(session);
+}
+
+}  // namespace
+
+void add_client(CLI::App& app) {
+    auto o = std::make_shared<ClientOptions>();
+    auto* cmd = app.add_subcommand("client",
+                                   "Client end of `hecnn serve`: keys (made from the server's plan if --keys has none), encrypt, upload, "
+                                   "wait, download, decrypt — one command");
+    cmd->add_option("--server", o->server, "Service URL, e.g. http://127.0.0.1:8080")->required();
+    cmd->add_option("--token-file", o->token_file, "File holding the service's bearer token")->check(CLI::ExistingFile);
+    cmd->add_option("--keys", o->keys, "Key directory (created with a new key set if it has no secret key)")->required();
+    cmd->add_option("--images", o->images, "fashion-mnist [DIR] | cifar10 DIR | folder DIR | image FILES (as `hecnn encrypt`)")->required()->expected(1, -1);
+    cmd->add_option("--limit", o->limit, "At most this many images (0: all)");
+    cmd->add_option("--offset", o->offset, "Skip this many images first")->capture_default_str();
+    cmd->add_option("--work", o->work, "Where batches and results are kept on the client")->capture_default_str();
+    cmd->add_option("--out", o->out, "predictions.csv or .json (one per batch: -1, -2, … when there are several)")->required();
+    cmd->add_flag("--keep", o->keep, "Leave the jobs and the session on the server");
+    cmd->add_flag("--insecure-test-params", o->insecure, "Accept a plan with test-only parameters below 128-bit security");
+    cmd->callback([o] { run_client(*o); });
+}
+
+}  // namespace hecnn::cli

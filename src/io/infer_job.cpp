@@ -1,0 +1,94 @@
+// The server-side job: verified batch in, result out (see infer_job.h).
+#include "hecnn/io/infer_job.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "container.h"
+#include "hecnn/ckks/evaluator.h"
+#include "hecnn/he/runtime.h"
+#include "hecnn/he/simulator.h"
+
+namespace hecnn::io {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std::filesystem::path& batch, const std::filesystem::path& result,
+                           const JobOptions& opt) {
+    const auto& ctx = keys.ctx;
+    const auto F = static_cast<std::size_t>(plan.input_count);
+    const std::string file = batch.string();
+    JobResult r;
+    auto t = Clock::now();
+    const BatchReader reader(batch, ctx, opt.max_batch_bytes ? opt.max_batch_bytes : batch_file_bytes(*ctx, F), BatchKind::batch);
+    const auto& info = reader.info();
+    if (info.keyset_id != keys.keyset_id)
+        detail::bad(file + ": encrypted for key set " + detail::hex64(info.keyset_id) + ", the evaluation keys are key set " +
+                    detail::hex64(keys.keyset_id) + " — give the eval.keys of the key directory that encrypted it");
+    if (info.count != F)
+        detail::bad(file + ": holds " + std::to_string(info.count) + " ciphertexts, the model takes " + std::to_string(F) +
+                    " (one per input feature): was it encrypted for another model?");
+    if (info.level < plan.depth)
+        detail::bad(file + ": ciphertexts at level " + std::to_string(info.level) + ", the model needs " + std::to_string(plan.depth) + " levels");
+    if (opt.model_id && info.model_id && info.model_id != opt.model_id)
+        detail::bad(file + ": encrypted for another model (model id " + detail::hex64(info.model_id) + ", served " + detail::hex64(opt.model_id) + ")");
+    r.batch = info;
+    r.samples = info.samples;
+    r.load_seconds = since(t);  // verification; the ciphertexts load during the run
+
+    const auto pred = he::simulate(plan, *ctx, he::Rates::defaults(), info.level, omp_get_max_threads());
+    double predicted_done = 0;
+    t = Clock::now();
+    auto report = [&](std::size_t step) {
+        if (!opt.progress) return;
+        const double elapsed = since(t), ratio = predicted_done > 0 ? elapsed / predicted_done : 1;
+        opt.progress({step, plan.steps.size(), elapsed, std::max(0.0, (pred.seconds - predicted_done) * ratio)});
+    };
+    report(0);
+    he::RunOptions run;
+    run.memory_budget = opt.memory_budget;
+    run.spill_dir = opt.spill_dir;
+    run.input_level = info.level;
+    run.progress = [&](std::size_t i, const he::StepTrace&) {
+        if (i < pred.steps.size()) predicted_done += pred.steps[i].seconds;
+        report(i + 1);
+        if (opt.cancelled && opt.cancelled()) throw JobCancelled("job cancelled after step " + std::to_string(i + 1));
+    };
+    // Inputs are read from the verified file when first needed (each object re-checks its
+    // own checksum), so the batch never has to be in memory at once.
+    const he::Runtime runtime(plan, ctx, keys.relin);
+    auto outputs = runtime.run([&](std::size_t i) { return reader.ciphertext(i); }, run);
+    r.seconds = since(t);
+
+    // One level and two polynomials for every output: the result format's invariant.
+    const ckks::Evaluator eval(ctx);
+    int level = ctx->max_level();
+    for (auto& ct : outputs) {
+        if (ct.size() == 3) eval.relinearize_inplace(ct, keys.relin);
+        level = std::min(level, ct.level());
+    }
+    BatchInfo out;
+    out.is_result = true;
+    out.keyset_id = keys.keyset_id;
+    out.samples = info.samples;
+    out.count = outputs.size();
+    out.level = level;
+    out.model_id = info.model_id;
+    out.source = info.checksum;
+    BatchWriter writer(result, *ctx, out);
+    for (auto& ct : outputs) {
+        if (ct.level() > level) eval.drop_to_level_inplace(ct, level);
+        writer.add(ct);
+    }
+    r.result = writer.commit(opt.replace_result);
+    r.result_bytes = r.result.file_bytes;
+    return r;
+}
+
+}  // namespace hecnn::io

@@ -1,0 +1,123 @@
+// The client's key directory: creation (never overwriting a key without force) and loading
+// with cross-checks.
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "container.h"
+#include "hecnn/ckks/serialize.h"
+#include "hecnn/io/keyset.h"
+
+namespace hecnn::io {
+namespace {
+
+namespace fs = std::filesystem;
+using detail::bad;
+
+constexpr const char* kKeyFiles[] = {kParamsFile, kPlanCopyFile, kPublicKeyFile, kEvalKeysFile, kSecretKeyFile};
+
+void write_new(const fs::path& path, std::span<const std::uint8_t> bytes, bool replace) {
+    ckks::AtomicFileWriter w(path);
+    w.write(bytes);
+    w.commit(replace);
+}
+
+std::vector<std::uint8_t> read_in(const fs::path& dir, const char* name, std::size_t max_bytes) {
+    const fs::path p = dir / name;
+    std::error_code ec;
+    if (!fs::exists(p, ec)) throw std::runtime_error(p.string() + " is missing: this is not a complete key directory (run `hecnn keygen`)");
+    return ckks::read_file(p, max_bytes);
+}
+
+}  // namespace
+
+KeysetSummary create_keyset(const PlanFile& plan, const fs::path& dir, bool force) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto ctx = ckks::Context::create(plan.params);
+    if (ctx->id() != plan.params_id) throw std::invalid_argument("create_keyset: the plan's params_id does not match its parameters");
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw std::runtime_error(dir.string() + " exists and is not a directory");
+    if (!fs::exists(dir, ec)) {
+        fs::create_directories(dir);
+        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);  // the secret key lives here
+    }
+    std::string existing;
+    for (const char* name : kKeyFiles)
+        if (fs::exists(dir / name, ec)) existing += (existing.empty() ? "" : ", ") + (dir / name).string();
+    if (!existing.empty() && !force)
+        throw std::runtime_error("refusing to overwrite " + existing + " (the keys there would be lost): choose another --out directory, or --force");
+    // Written last and, when forced, deleted first: an interrupted run leaves no secret key
+    // rather than one that does not match eval.keys.
+    if (force) fs::remove(dir / kSecretKeyFile);
+
+    ckks::KeyGenerator keygen(ctx);
+    KeysetSummary s;
+    const auto params = ckks::serialize(*ctx);
+    const std::string plan_json = plan_to_json(plan);
+    const auto pub = ckks::serialize(keygen.create_public_key());
+    std::vector<std::uint8_t> eval;
+    {
+        const auto rk = keygen.create_relin_key();
+        s.keyset_id = keyset_id_of(rk);
+        eval = serialize_eval_keys(*ctx, rk);
+    }
+    write_new(dir / kParamsFile, params, force);
+    write_new(dir / kPlanCopyFile, {reinterpret_cast<const std::uint8_t*>(plan_json.data()), plan_json.size()}, force);
+    write_new(dir / kPublicKeyFile, pub, force);
+    write_new(dir / kEvalKeysFile, eval, force);
+    auto secret = ckks::serialize(keygen.secret_key());
+    try {
+        write_new(dir / kSecretKeyFile, secret, false);  // AtomicFileWriter: mode 0600
+    } catch (...) {
+        sodium_memzero(secret.data(), secret.size());
+        throw;
+    }
+    s.secret_bytes = secret.size();
+    sodium_memzero(secret.data(), secret.size());
+    s.public_bytes = pub.size();
+    s.eval_keys_bytes = eval.size();
+    s.params_bytes = params.size();
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return s;
+}
+
+ClientKeys load_client_keys(const fs::path& dir, bool allow_insecure) {
+    ClientKeys k;
+    if (!fs::exists(dir / kPlanCopyFile)) throw std::runtime_error((dir / kPlanCopyFile).string() + " is missing: is " + dir.string() +
+                                                                   " a key directory made by `hecnn keygen`?");
+    k.plan = load_plan(dir / kPlanCopyFile, allow_insecure);
+    try {
+        k.ctx = ckks::load_parameters(read_in(dir, kParamsFile, 1 << 16), allow_insecure);
+    } catch (const ckks::FormatError& e) {
+        throw ckks::FormatError((dir / kParamsFile).string() + ": " + e.what());
+    }
+    if (k.ctx->id() != k.plan.params_id)
+        bad((dir / kParamsFile).string() + " (parameters " + k.ctx->id_hex() + ") is not the parameters of " + (dir / kPlanCopyFile).string());
+
+    const fs::path sk = dir / kSecretKeyFile;
+    struct stat st;
+    if (::stat(sk.c_str(), &st) != 0) throw std::runtime_error(sk.string() + " is missing: run `hecnn keygen` again (the key set is incomplete)");
+    if (st.st_mode & 077) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw std::runtime_error(sk.string() + " is accessible to other users (mode " + mode + "): run `chmod 600 " + sk.string() + "`");
+    }
+    auto bytes = read_in(dir, kSecretKeyFile, ckks::kHeaderSize + k.ctx->n() / 4 + (1 << 16));
+    try {
+        k.secret = ckks::load_secret_key(k.ctx, bytes);
+    } catch (const ckks::FormatError& e) {
+        sodium_memzero(bytes.data(), bytes.size());
+        throw ckks::FormatError(sk.string() + ": " + e.what());
+    }
+    sodium_memzero(bytes.data(), bytes.size());
+
+    const auto eval = load_eval_keys_file(dir / kEvalKeysFile, allow_insecure, k.plan.eval_keys_bytes);
+    if (eval.ctx->id() != k.ctx->id()) bad((dir / kEvalKeysFile).string() + " belongs to other parameters than " + (dir / kParamsFile).string());
+    k.keyset_id = eval.keyset_id;
+    return k;
+}
+
+}  // namespace hecnn::io

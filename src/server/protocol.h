@@ -1,0 +1,18 @@
+// JSON shapes shared by the HTTP server and client (protocol v1).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "hecnn/server/service.h"
+
+namespace hecnn::server::protocol {
+
+inline constexpr const char* kPrefix = "/v1";
+// Bytes of a JSON answer the client reads at most (statuses and errors are small).
+inline constexpr std::size_t kMaxJsonBytes = 1 << 20;
+
+nlohmann::json to_json(const JobStatus& s);
+JobStatus job_status_from_json(const nlohmann::json& j);  // throws on a malformed answer
+nlohmann::json to_json(const Health& h);
+
+}  // namespace hecnn::server::protocol

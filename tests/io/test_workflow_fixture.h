@@ -1,0 +1,124 @@
+// Shared set-up of the file-workflow tests: a tiny HE-friendly model, its plan at small
+// INSECURE test-only parameters (N = 2^11), a scratch directory, and byte-level helpers
+// for corrupting files.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "he/he_engine.h"
+#include "hecnn/ckks/serialize.h"
+#include "hecnn/he/pipeline.h"
+#include "hecnn/io/batch_file.h"
+#include "hecnn/io/infer_job.h"
+#include "hecnn/io/keyset.h"
+#include "hecnn/io/onnx.h"
+#include "hecnn/io/plan_file.h"
+#include "io/container.h"
+
+namespace hecnn::test {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system's temporary directory, removed with its contents.
+class ScratchDir {
+public:
+    ScratchDir() {
+        std::string tmpl = (fs::temp_directory_path() / "hecnn-workflow-XXXXXX").string();
+        if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+        path_ = tmpl;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+        fs::remove_all(path_, ec);
+    }
+    const fs::path& path() const { return path_; }
+    fs::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    fs::path path_;
+};
+
+inline std::vector<std::uint8_t> read_bytes(const fs::path& p) { return ckks::read_file(p, std::size_t{1} << 30); }
+inline void write_bytes(const fs::path& p, std::span<const std::uint8_t> b) {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+inline std::size_t files_in(const fs::path& dir) {
+    return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}));
+}
+
+// f() must throw ckks::FormatError whose message contains `needle`.
+inline void expect_format_error(const std::function<void()>& f, const std::string& needle) {
+    try {
+        f();
+        ADD_FAILURE() << "accepted; expected a refusal mentioning '" << needle << "'";
+    } catch (const ckks::FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+// `original`'s header with another payload, length and checksum recomputed: a
+// well-formed container whose content is wrong (what the field checks must catch).
+inline std::vector<std::uint8_t> rebuild_container(std::span<const std::uint8_t> original, std::span<const std::uint8_t> payload) {
+    const auto kind = static_cast<io::detail::FileKind>(original[7] | (original[8] << 8));
+    return io::detail::make_container(kind, io::detail::get_u64(original.data() + 11), payload);
+}
+
+// The tiny model: conv 3×3 (1→2) on 1×5×5, element-wise x² activation, dense 3.
+inline nn::Model tiny_model(unsigned seed = 5) {
+    Builder b({1, 5, 5}, seed);
+    b.conv(2, 3);
+    b.act("element");
+    b.dense(3);
+    auto m = b.finish();
+    m.preprocessing.scale = 1.0 / 255;
+    m.preprocessing.mean = {0.5};
+    m.preprocessing.std = {0.25};
+    m.preprocessing.classes = {"zero", "one", "two"};
+    return m;
+}
+
+struct Workflow {
+    explicit Workflow(unsigned seed = 5, std::size_t batch = 40) : model(tiny_model(seed)), onnx(io::serialize_onnx(model)) {
+        he::PipelineOptions o;
+        o.params = insecure_small(11);
+        const auto calib = random_inputs(64 * 25, 3, -2, 2);
+        compiled = he::compile_for_batch(model, calib, 64, o);
+        plan = io::make_plan_file(model, onnx, compiled, batch);
+        plan.model_name = "tiny.onnx";
+    }
+    nn::Model model;
+    std::string onnx;
+    he::CompiledModel compiled;
+    io::PlanFile plan;
+};
+
+// A workflow with keys in a scratch directory.
+struct KeyedWorkflow : Workflow {
+    KeyedWorkflow() {
+        io::create_keyset(plan, keydir(), false);
+        keys = io::load_client_keys(keydir(), true);
+        eval = io::load_eval_keys_file(keydir() / io::kEvalKeysFile, true);
+    }
+    fs::path keydir() const { return dir / "keys"; }
+    // `samples` preprocessed random images encrypted into `name`.
+    io::BatchInfo encrypt(const std::string& name, std::size_t samples, unsigned seed = 9) {
+        inputs = random_inputs(samples * plan.features(), seed, -2, 2);
+        return io::encrypt_batch_file(keys, inputs, samples, dir / name);
+    }
+    ScratchDir dir;
+    io::ClientKeys keys;
+    io::EvalKeys eval;
+    std::vector<double> inputs;
+};
+
+}  // namespace hecnn::test

@@ -1,0 +1,142 @@
+// The plan file (PLAN.json): round trip, exact sizes, and every refusal of parse_plan and
+// check_plan_matches.
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <functional>
+
+#include "io/test_workflow_fixture.h"
+
+using namespace hecnn;
+using namespace hecnn::test;
+using nlohmann::json;
+
+namespace {
+
+// Apply an edit to the body and re-checksum, so that the field checks (not the checksum)
+// must catch it.
+std::string edited(const io::PlanFile& p, const std::function<void(json&)>& edit, bool fix_checksum = true) {
+    json top = json::parse(io::plan_to_json(p));
+    edit(top);
+    if (fix_checksum) {
+        const std::string dump = top["body"].dump();
+        std::array<std::uint8_t, 16> h{};
+        crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(dump.data()), dump.size(), nullptr, 0);
+        static const char* d = "0123456789abcdef";
+        std::string hex;
+        for (auto b : h) hex += d[b >> 4], hex += d[b & 15];
+        top["checksum"] = hex;
+    }
+    return top.dump();
+}
+
+void expect_refused(const std::string& json_text, const std::string& needle, bool allow_insecure = true) {
+    expect_format_error([&] { io::parse_plan(json_text, allow_insecure); }, needle);
+}
+
+}  // namespace
+
+TEST(WorkflowPlan, RoundTripKeepsEveryField) {
+    const Workflow w;
+    const auto p = io::parse_plan(io::plan_to_json(w.plan), true);
+    EXPECT_EQ(p.params_id, w.plan.params_id);
+    EXPECT_EQ(p.params.data_primes, w.plan.params.data_primes);
+    EXPECT_EQ(p.params.special_primes, w.plan.params.special_primes);
+    EXPECT_EQ(p.params.log_n, 11);
+    EXPECT_TRUE(p.insecure());
+    EXPECT_EQ(p.model_name, "tiny.onnx");
+    EXPECT_EQ(p.model_digest, io::model_digest(w.onnx));
+    EXPECT_EQ(p.input_shape, (nn::Shape{1, 5, 5}));
+    EXPECT_EQ(p.outputs, 3u);
+    EXPECT_EQ(p.classes, (std::vector<std::string>{"zero", "one", "two"}));
+    EXPECT_EQ(p.preprocessing.mean, std::vector<double>{0.5});
+    EXPECT_EQ(p.preprocessing.std, std::vector<double>{0.25});
+    EXPECT_EQ(p.preprocessing.scale, 1.0 / 255);
+    EXPECT_EQ(p.batch, 40u);
+    EXPECT_EQ(p.depth, w.compiled.plan.depth);
+    EXPECT_EQ(p.predicted_server_seconds, w.plan.predicted_server_seconds);
+    EXPECT_GT(p.predicted_server_seconds, 0);
+    EXPECT_EQ(p.batch_file_bytes, w.plan.batch_file_bytes);
+    EXPECT_EQ(p.eval_keys_bytes, w.plan.eval_keys_bytes);
+    EXPECT_EQ(io::plan_to_json(p), io::plan_to_json(w.plan));  // canonical
+
+    const ScratchDir dir;
+    io::save_plan(dir / "plan.json", w.plan);
+    EXPECT_EQ(io::load_plan(dir / "plan.json", true).params_id, w.plan.params_id);
+}
+
+TEST(WorkflowPlan, DeclaredSizesAreTheRealOnes) {
+    KeyedWorkflow w;
+    EXPECT_EQ(fs::file_size(w.keydir() / io::kEvalKeysFile), w.plan.eval_keys_bytes);
+    w.encrypt("b", 7);
+    EXPECT_EQ(fs::file_size(w.dir / "b"), w.plan.batch_file_bytes);  // any sample count
+    w.encrypt("c", 40);
+    EXPECT_EQ(fs::file_size(w.dir / "c"), w.plan.batch_file_bytes);
+}
+
+TEST(WorkflowPlan, RefusesTestParametersWithoutTheFlag) {
+    const Workflow w;
+    expect_refused(io::plan_to_json(w.plan), "test-only", false);
+}
+
+TEST(WorkflowPlan, RefusesAnEditWithoutANewChecksum) {
+    const Workflow w;
+    expect_refused(edited(w.plan, [](json& j) { j["body"]["batch"] = 41; }, false), "checksum mismatch");
+}
+
+TEST(WorkflowPlan, RefusesEachInvalidField) {
+    const Workflow w;
+    const auto& p = w.plan;
+    expect_refused(edited(p, [](json& j) { j["body"]["batch"] = 1025; }), "body.batch");  // > slots of N = 2^11
+    expect_refused(edited(p, [](json& j) { j["body"]["batch"] = 0; }), "body.batch");
+    expect_refused(edited(p, [](json& j) { j["body"]["batch"] = -3; }), "body.batch");
+    expect_refused(edited(p, [](json& j) { j["body"]["batch"] = 2.5; }), "body.batch");
+    expect_refused(edited(p, [](json& j) { j["body"]["depth"] = 99; }), "body.depth");
+    expect_refused(edited(p, [](json& j) { j["body"]["extra"] = 1; }), "unknown field body.extra");
+    expect_refused(edited(p, [](json& j) { j["body"].erase("sizes"); }), "missing field body.sizes");
+    expect_refused(edited(p, [](json& j) { j["body"]["sizes"]["batch_file_bytes"] = 12345; }), "batch_file_bytes");
+    expect_refused(edited(p, [](json& j) { j["body"]["sizes"]["eval_keys_bytes"] = 12345; }), "eval_keys_bytes");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["digest"] = "XYZ"; }), "digest");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["input_shape"] = json::array(); }), "input_shape");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["input_shape"] = {1, 0, 5}; }), "input_shape");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["input_shape"] = {4096, 4096, 4096}; }), "input_shape");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["classes"] = {"a", "b"}; }), "class names for 3 outputs");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["preprocessing"]["std"] = {0.0}; }), "std");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["preprocessing"]["mean"] = {1, 2}; }), "mean");
+    expect_refused(edited(p, [](json& j) { j["body"]["parameters"]["data_primes"][0] = 12; }), "not valid CKKS parameters");
+    expect_refused(edited(p, [](json& j) { j["body"]["parameters"]["log_n"] = 40; }), "log_n");
+    expect_refused(edited(p, [](json& j) { j["params_id"] = "0000000000000000"; }), "params_id");
+    expect_refused(edited(p, [](json& j) { j["version"] = 2; }), "version");
+    expect_refused(edited(p, [](json& j) { j["hecnn"] = "labels"; }), "not a plan");
+}
+
+TEST(WorkflowPlan, RefusesMalformedJson) {
+    const Workflow w;
+    const std::string good = io::plan_to_json(w.plan);
+    expect_refused("", "not valid JSON");
+    expect_refused("[1,2]", "not a hecnn plan");
+    expect_refused(good.substr(0, good.size() / 2), "not valid JSON");
+    expect_refused(std::string(100000, '[') + std::string(100000, ']'), "nested deeper");
+    expect_refused(std::string(io::kMaxPlanBytes + 1, ' '), "above the limit");
+    // Truncation at a dense sample of prefixes: refused, never a crash.
+    for (std::size_t n = 0; n < good.size(); n += 7)
+        EXPECT_THROW(io::parse_plan(good.substr(0, n), true), ckks::FormatError) << n;
+}
+
+TEST(WorkflowPlan, ServerChecksTheModelItServes) {
+    const Workflow w;
+    EXPECT_NO_THROW(io::check_plan_matches(w.plan, w.onnx, w.compiled.plan));
+    const Workflow other(6);  // same shapes, other weights: only the digest differs
+    try {
+        io::check_plan_matches(w.plan, other.onnx, other.compiled.plan);
+        ADD_FAILURE() << "another model accepted";
+    } catch (const ckks::FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("digest"), std::string::npos) << e.what();
+    }
+    auto deeper = w.compiled.plan;
+    deeper.depth += 1;
+    EXPECT_THROW(io::check_plan_matches(w.plan, w.onnx, deeper), ckks::FormatError);
+    auto wider = w.compiled.plan;
+    wider.outputs.push_back(0);
+    EXPECT_THROW(io::check_plan_matches(w.plan, w.onnx, wider), ckks::FormatError);
+}

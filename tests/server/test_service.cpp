@@ -1,0 +1,185 @@
+// The service without its transport: sessions, job life cycle, refusals with their HTTP
+// status, isolation between sessions, bounded queue, persistence across a restart, and
+// shutdown. Tiny model, small INSECURE test-only parameters.
+#include "server/server_fixture.h"
+
+using namespace hecnn;
+using namespace hecnn::test;
+using server::JobState;
+using server::ServiceError;
+
+namespace {
+
+struct ServiceTest : ::testing::Test {
+    ScratchDir dir;
+    Workflow w{5, 40};
+    he::Plan compiled = compile_served(w);
+    TestClient alice{w.plan, dir / "alice"};
+
+    server::ServiceOptions options(std::size_t workers = 1) {
+        server::ServiceOptions o;
+        o.state_dir = dir / "state";
+        o.workers = workers;
+        o.allow_insecure = true;
+        return o;
+    }
+    std::unique_ptr<server::Service> start(std::size_t workers = 1) {
+        return std::make_unique<server::Service>(w.plan, compiled, options(workers));
+    }
+    // What the HTTP layer does with an upload: bytes into a spool file, then submit.
+    std::string submit(server::Service& svc, const std::string& sid, const fs::path& file) {
+        const fs::path spool = svc.new_spool_path();
+        fs::copy_file(file, spool);
+        return svc.submit(sid, spool);
+    }
+    std::string submit_bytes(server::Service& svc, const std::string& sid, std::span<const std::uint8_t> bytes) {
+        const fs::path spool = svc.new_spool_path();
+        write_bytes(spool, bytes);
+        return svc.submit(sid, spool);
+    }
+    static int status_of(const std::function<void()>& f) {
+        try {
+            f();
+        } catch (const ServiceError& e) {
+            return e.status();
+        }
+        return 0;
+    }
+    static bool finished(const server::Service& svc, const std::string& sid, const std::string& jid) {
+        const auto s = svc.status(sid, jid).state;
+        return s == JobState::done || s == JobState::failed;
+    }
+};
+
+TEST_F(ServiceTest, JobResultDecryptsToTheReference) {
+    auto svc = start();
+    const std::string sid = svc->open_session(read_bytes(alice.eval_keys()));
+    EXPECT_TRUE(server::is_valid_id(sid));
+    const std::string jid = submit(*svc, sid, alice.encrypt("b1", 29, 11));
+    ASSERT_TRUE(eventually([&] { return finished(*svc, sid, jid); }));
+    const auto st = svc->status(sid, jid);
+    ASSERT_EQ(st.state, JobState::done) << st.error;
+    EXPECT_EQ(st.samples, 29u);
+    EXPECT_EQ(st.result_bytes, fs::file_size(svc->result_path(sid, jid)));
+    alice.expect_matches(w.model, "b1", svc->result_path(sid, jid));
+    EXPECT_EQ(files_in(dir / "state" / "spool"), 0u);  // the upload was consumed
+    svc->delete_job(sid, jid);
+    EXPECT_EQ(status_of([&] { svc->status(sid, jid); }), 404);
+}
+
+TEST_F(ServiceTest, RefusesSecretKeysForeignParametersAndOversizedKeys) {
+    auto svc = start();
+    // A secret key is never accepted, whatever it is wrapped as.
+    EXPECT_EQ(status_of([&] { svc->open_session(read_bytes(alice.dir / "keys" / io::kSecretKeyFile)); }), 400);
+    // Keys for other parameters than the plan's.
+    const auto other = other_params_plan(w);
+    TestClient bob(other, dir / "bob");
+    EXPECT_EQ(status_of([&] { svc->open_session(read_bytes(bob.eval_keys())); }), 409);
+    // Garbage, truncation, and more bytes than the plan's keys have.
+    auto keys = read_bytes(alice.eval_keys());
+    EXPECT_EQ(status_of([&] { svc->open_session(std::vector<std::uint8_t>(1000, 0x41)); }), 400);
+    EXPECT_EQ(status_of([&] { svc->open_session(std::span(keys).first(keys.size() / 2)); }), 400);
+    keys.push_back(0);
+    EXPECT_EQ(status_of([&] { svc->open_session(keys); }), 413);
+    EXPECT_EQ(svc->health().sessions, 0u);
+}
+
+TEST_F(ServiceTest, RefusesMalformedBatchesAndStaysUsable) {
+    auto svc = start();
+    const std::string sid = svc->open_session(read_bytes(alice.eval_keys()));
+    const auto good = read_bytes(alice.encrypt("good", 8, 12));
+    // Truncated, flipped, garbage, the wrong kind of file.
+    EXPECT_EQ(status_of([&] { submit_bytes(*svc, sid, std::span(good).first(good.size() - 1)); }), 400);
+    auto flipped = good;
+    flipped[flipped.size() / 2] ^= 0x10;
+    EXPECT_EQ(status_of([&] { submit_bytes(*svc, sid, flipped); }), 400);
+    EXPECT_EQ(status_of([&] { submit_bytes(*svc, sid, std::vector<std::uint8_t>(4096, 7)); }), 400);
+    EXPECT_EQ(status_of([&] { submit(*svc, sid, alice.eval_keys()); }), 400);
+    // Another key set's batch (same parameters): its results would be garbage to this session.
+    TestClient carol(w.plan, dir / "carol");
+    EXPECT_EQ(status_of([&] { submit(*svc, sid, carol.encrypt("c", 8, 13)); }), 400);
+    // Another plan's parameters.
+    TestClient bob(other_params_plan(w), dir / "bob");
+    EXPECT_EQ(status_of([&] { submit(*svc, sid, bob.encrypt("b", 8, 14)); }), 400);
+    EXPECT_EQ(files_in(dir / "state" / "spool"), 0u);
+    EXPECT_EQ(svc->jobs(sid).size(), 0u);
+    // Still serves a good batch.
+    const std::string jid = submit(*svc, sid, dir / "alice" / "good");
+    ASSERT_TRUE(eventually([&] { return finished(*svc, sid, jid); }));
+    alice.expect_matches(w.model, "good", svc->result_path(sid, jid));
+}
+
+TEST_F(ServiceTest, SessionsAreIsolated) {
+    auto svc = start();
+    TestClient carol(w.plan, dir / "carol");
+    const std::string a = svc->open_session(read_bytes(alice.eval_keys()));
+    const std::string c = svc->open_session(read_bytes(carol.eval_keys()));
+    EXPECT_NE(a, c);
+    const std::string ja = submit(*svc, a, alice.encrypt("a", 5, 15));
+    // Carol cannot see, download or delete Alice's job, nor submit into Alice's session
+    // with her own key set's batch.
+    EXPECT_EQ(status_of([&] { svc->status(c, ja); }), 404);
+    EXPECT_EQ(status_of([&] { svc->result_path(c, ja); }), 404);
+    EXPECT_EQ(status_of([&] { svc->delete_job(c, ja); }), 404);
+    EXPECT_EQ(status_of([&] { submit(*svc, a, carol.encrypt("c", 5, 16)); }), 400);
+    // Ids that are not ids (path tricks) are unknown, not errors of another kind.
+    for (const std::string& bad : std::vector<std::string>{"..", "../state", std::string(32, 'G'), a + "0", ""}) {
+        EXPECT_EQ(status_of([&] { svc->jobs(bad); }), 404) << bad;
+        EXPECT_EQ(status_of([&] { svc->status(a, bad); }), 404) << bad;
+    }
+    ASSERT_TRUE(eventually([&] { return finished(*svc, a, ja); }));
+    EXPECT_EQ(svc->status(a, ja).state, JobState::done);
+}
+
+TEST_F(ServiceTest, QueueIsBounded) {
+    auto o = options(0);  // no workers: accepted jobs stay queued
+    o.max_queued = 2;
+    server::Service svc(w.plan, compiled, o);
+    const std::string sid = svc.open_session(read_bytes(alice.eval_keys()));
+    const auto batch = alice.encrypt("q", 4, 17);
+    submit(svc, sid, batch);
+    submit(svc, sid, batch);
+    EXPECT_EQ(status_of([&] { submit(svc, sid, batch); }), 429);
+    EXPECT_EQ(svc.health().queued, 2u);
+    EXPECT_EQ(files_in(dir / "state" / "spool"), 0u);
+}
+
+TEST_F(ServiceTest, AcceptedJobsSurviveARestart) {
+    std::string sid;
+    std::vector<std::string> jids;
+    {
+        auto svc = start(0);  // accepts, never runs: a process stopped with work queued
+        sid = svc->open_session(read_bytes(alice.eval_keys()));
+        jids.push_back(submit(*svc, sid, alice.encrypt("r1", 6, 18)));
+        jids.push_back(submit(*svc, sid, alice.encrypt("r2", 7, 19)));
+        EXPECT_EQ(svc->health().queued, 2u);
+    }
+    {
+        auto svc = start(1);
+        EXPECT_EQ(svc->health().sessions, 1u);
+        for (const auto& j : jids) ASSERT_TRUE(eventually([&] { return finished(*svc, sid, j); }));
+        alice.expect_matches(w.model, "r1", svc->result_path(sid, jids[0]));
+        alice.expect_matches(w.model, "r2", svc->result_path(sid, jids[1]));
+    }
+    // Finished results are still there for a third process.
+    auto svc = start(1);
+    EXPECT_EQ(svc->status(sid, jids[1]).state, JobState::done);
+    EXPECT_EQ(svc->status(sid, jids[1]).samples, 7u);
+    alice.expect_matches(w.model, "r2", svc->result_path(sid, jids[1]));
+}
+
+TEST_F(ServiceTest, ShutdownRefusesNewWork) {
+    auto svc = start();
+    const std::string sid = svc->open_session(read_bytes(alice.eval_keys()));
+    const auto batch = alice.encrypt("s", 4, 20);
+    const std::string jid = submit(*svc, sid, batch);
+    ASSERT_TRUE(eventually([&] { return svc->status(sid, jid).state != JobState::queued; }));
+    svc->shutdown();  // the running job finishes first (drain)
+    EXPECT_FALSE(svc->accepting());
+    EXPECT_EQ(svc->status(sid, jid).state, JobState::done);
+    EXPECT_EQ(status_of([&] { submit(*svc, sid, batch); }), 503);
+    EXPECT_EQ(status_of([&] { svc->open_session(read_bytes(alice.eval_keys())); }), 503);
+    svc->shutdown();  // idempotent
+}
+
+}  // namespace
