@@ -82,6 +82,8 @@ if(HECNN_FUZZ_WORKFLOW AND TARGET hecnn_he)
   hecnn_fuzz_target(fuzz_plan hecnn_io PkgConfig::SODIUM nlohmann_json::nlohmann_json)
   hecnn_fuzz_target(fuzz_eval_keys hecnn_io PkgConfig::SODIUM)
   hecnn_fuzz_target(fuzz_batch hecnn_io PkgConfig::SODIUM)
+  # The service's answers as the client reads them (src/server/protocol.h).
+  hecnn_fuzz_target(fuzz_service_answer hecnn_server nlohmann_json::nlohmann_json)
 else()
   message(STATUS "HECNN_FUZZ: the plan / eval-keys / batch readers are not all there yet: fuzz_plan, fuzz_eval_keys, fuzz_batch skipped")
 endif()

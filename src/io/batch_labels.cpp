@@ -4,6 +4,7 @@
 
 #include "container.h"
 #include "hecnn/io/batch_file.h"
+#include "hecnn/io/json.h"
 
 namespace hecnn::io {
 
@@ -23,12 +24,7 @@ void save_labels(const std::filesystem::path& path, const BatchLabels& l) {
 BatchLabels load_labels(const std::filesystem::path& path) {
     const auto bytes = ckks::read_file(path, kMaxLabelsBytes);
     const std::string file = path.string();
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(bytes.begin(), bytes.end());
-    } catch (const nlohmann::json::exception& e) {
-        detail::bad(file + ": not valid JSON (" + e.what() + ")");
-    }
+    const nlohmann::json j = parse_json_bounded(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), file.c_str());
     BatchLabels l;
     try {
         if (!j.is_object() || j.value("hecnn", "") != "labels" || j.value("version", 0) != 1)

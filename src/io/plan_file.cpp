@@ -2,6 +2,8 @@
 // every field on the way in, and the server's model check.
 #include "hecnn/io/plan_file.h"
 
+#include "hecnn/io/json.h"
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -26,23 +28,6 @@ std::string checksum_of(const json& body) {
     detail::Hasher h(16);
     h.update({reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size()});
     return detail::to_hex(h.final());
-}
-
-// nlohmann's parser is recursive in places and its destructor walks the tree: refuse deep
-// nesting before parsing (a plan is 3 levels deep).
-void check_nesting(std::string_view s) {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : s) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') in_string = true;
-        else if (c == '{' || c == '[') {
-            if (++depth > 16) bad("plan: JSON nested deeper than 16 levels");
-        } else if (c == '}' || c == ']') --depth;
-    }
 }
 
 // Typed, bounded field access: every message names the field's path.
@@ -188,13 +173,7 @@ std::string plan_to_json(const PlanFile& p) {
 
 PlanFile parse_plan(std::string_view text, bool allow_insecure) {
     if (text.size() > kMaxPlanBytes) bad("plan: " + std::to_string(text.size()) + " bytes, above the limit of " + std::to_string(kMaxPlanBytes));
-    check_nesting(text);
-    json top;
-    try {
-        top = json::parse(text.begin(), text.end());
-    } catch (const json::exception& e) {
-        bad(std::string("plan: not valid JSON (") + e.what() + ")");
-    }
+    json top = parse_json_bounded(text, "plan");
     if (!top.is_object() || !top.contains("hecnn") || !top["hecnn"].is_string())
         bad("plan: not a hecnn plan (no \"hecnn\": \"plan\" field); write one with `hecnn plan MODEL.onnx --out PLAN.json`");
     if (top["hecnn"] != "plan") bad("plan: this JSON is a hecnn \"" + top["hecnn"].get<std::string>() + "\" file, not a plan");

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "hecnn/io/json.h"
 #include "protocol.h"
 
 namespace hecnn::server {
@@ -30,7 +31,7 @@ struct ServiceClient::Impl {
         if (r->status >= 400) {
             std::string msg = r->body;
             try {
-                msg = json::parse(r->body).at("error").get<std::string>();
+                msg = io::parse_json_bounded(r->body, "the server's error").at("error").get<std::string>();
             } catch (const std::exception&) {
             }
             throw ClientError(r->status, what + ": the server answered " + std::to_string(r->status) + ": " + msg);
@@ -41,7 +42,7 @@ struct ServiceClient::Impl {
         const auto& res = check(r, what);
         if (res.body.size() > protocol::kMaxJsonBytes) throw ClientError(0, what + ": answer too large");
         try {
-            return json::parse(res.body);
+            return io::parse_json_bounded(res.body, "the server's answer");
         } catch (const std::exception& e) {
             throw ClientError(0, what + ": the server's answer is not JSON (" + e.what() + ")");
         }
@@ -69,7 +70,7 @@ struct ServiceClient::Impl {
             const auto r = http.Get(std::string(protocol::kPrefix) + "/plan");
             const auto& res = check(r, "fetching the plan");
             try {
-                const auto sizes = json::parse(res.body).at("body").at("sizes");
+                const auto sizes = io::parse_json_bounded(res.body, "the server's plan").at("body").at("sizes");
                 max_batch = sizes.at("batch_file_bytes").get<std::size_t>();
                 max_keys = sizes.at("eval_keys_bytes").get<std::size_t>();
             } catch (const std::exception& e) {

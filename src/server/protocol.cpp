@@ -1,6 +1,28 @@
 #include "protocol.h"
 
+#include <cmath>
+
 namespace hecnn::server::protocol {
+
+// Checked field reads: nlohmann's get<integer>() of a float is an unchecked cast (undefined
+// behaviour beyond the integer's range: found by fuzz_service_answer).
+std::uint64_t get_count(const nlohmann::json& j, const char* key) {
+    const auto& v = j.at(key);
+    if (!v.is_number_unsigned()) throw std::runtime_error(std::string("\"") + key + "\" is not a non-negative integer");
+    return v.get<std::uint64_t>();
+}
+double get_real(const nlohmann::json& j, const char* key) {
+    const auto& v = j.at(key);
+    if (!v.is_number()) throw std::runtime_error(std::string("\"") + key + "\" is not a number");
+    const double d = v.get<double>();
+    if (!std::isfinite(d)) throw std::runtime_error(std::string("\"") + key + "\" is not finite");
+    return d;
+}
+std::string get_text(const nlohmann::json& j, const char* key) {
+    const auto& v = j.at(key);
+    if (!v.is_string()) throw std::runtime_error(std::string("\"") + key + "\" is not a string");
+    return v.get<std::string>();
+}
 
 nlohmann::json to_json(const JobStatus& s) {
     return {{"job", s.id},         {"state", to_string(s.state)},   {"samples", s.samples},
@@ -11,20 +33,20 @@ nlohmann::json to_json(const JobStatus& s) {
 
 JobStatus job_status_from_json(const nlohmann::json& j) {
     JobStatus s;
-    s.id = j.at("job").get<std::string>();
-    const auto st = j.at("state").get<std::string>();
+    s.id = get_text(j, "job");
+    const auto st = get_text(j, "state");
     bool known = false;
     for (JobState k : {JobState::queued, JobState::running, JobState::done, JobState::failed})
         if (st == to_string(k)) s.state = k, known = true;
     if (!known) throw std::runtime_error("the server answered an unknown job state \"" + st + "\"");
-    s.samples = j.at("samples").get<std::size_t>();
-    s.step = j.at("step").get<std::size_t>();
-    s.steps = j.at("steps").get<std::size_t>();
-    s.elapsed = j.at("elapsed_seconds").get<double>();
-    s.remaining = j.at("remaining_seconds").get<double>();
-    s.server_seconds = j.at("server_seconds").get<double>();
-    s.result_bytes = j.at("result_bytes").get<std::size_t>();
-    s.error = j.at("error").get<std::string>();
+    s.samples = get_count(j, "samples");
+    s.step = get_count(j, "step");
+    s.steps = get_count(j, "steps");
+    s.elapsed = get_real(j, "elapsed_seconds");
+    s.remaining = get_real(j, "remaining_seconds");
+    s.server_seconds = get_real(j, "server_seconds");
+    s.result_bytes = get_count(j, "result_bytes");
+    s.error = get_text(j, "error");
     return s;
 }
 

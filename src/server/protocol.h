@@ -11,6 +11,11 @@ inline constexpr const char* kPrefix = "/v1";
 // Bytes of a JSON answer the client reads at most (statuses and errors are small).
 inline constexpr std::size_t kMaxJsonBytes = 1 << 20;
 
+// Field reads that check the JSON type first (throw std::runtime_error naming the field).
+std::uint64_t get_count(const nlohmann::json& j, const char* key);
+double get_real(const nlohmann::json& j, const char* key);  // finite
+std::string get_text(const nlohmann::json& j, const char* key);
+
 nlohmann::json to_json(const JobStatus& s);
 JobStatus job_status_from_json(const nlohmann::json& j);  // throws on a malformed answer
 nlohmann::json to_json(const Health& h);

@@ -13,7 +13,9 @@
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/infer_job.h"
+#include "hecnn/io/json.h"
 #include "hecnn/io/keyset.h"
+#include "protocol.h"
 
 namespace hecnn::server {
 namespace fs = std::filesystem;
@@ -293,13 +295,13 @@ void Service::reload() {
                 j->st.steps = compiled_.steps.size();
                 try {
                     const auto b = ckks::read_file(jd.path() / kStatusFile, kMaxStatusBytes);
-                    const json o = json::parse(b.begin(), b.end());
-                    j->st.state = parse_state(o.at("state").get<std::string>());
-                    j->seq = o.at("seq").get<std::uint64_t>();
-                    j->st.samples = o.at("samples").get<std::size_t>();
-                    j->st.server_seconds = o.at("server_seconds").get<double>();
-                    j->st.result_bytes = o.at("result_bytes").get<std::size_t>();
-                    j->st.error = o.at("error").get<std::string>();
+                    const json o = io::parse_json_bounded(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), "status.json");
+                    j->st.state = parse_state(protocol::get_text(o, "state"));
+                    j->seq = protocol::get_count(o, "seq");
+                    j->st.samples = protocol::get_count(o, "samples");
+                    j->st.server_seconds = protocol::get_real(o, "server_seconds");
+                    j->st.result_bytes = protocol::get_count(o, "result_bytes");
+                    j->st.error = protocol::get_text(o, "error");
                 } catch (const std::exception& e) {
                     j->st.state = JobState::failed;
                     j->st.error = std::string("its status was unreadable after a restart (") + e.what() + "); resubmit the batch";
