@@ -13,12 +13,13 @@
 #include "hecnn/he/simulator.h"
 #include "hecnn/io/dataset.h"
 #include "hecnn/io/onnx.h"
+#include "hecnn/io/plan_file.h"
 
 namespace hecnn::cli {
 namespace {
 
 struct PlanOptions {
-    std::string model, json, rates, calib = "random";
+    std::string model, json, rates, calib = "random", out;
     std::size_t batch = 0, calib_samples = 256;
     std::string memory;  // budget, human size; empty: he::default_memory_budget()
     int log_n = 0, threads = 1;
@@ -78,6 +79,11 @@ void run_plan(const PlanOptions& o) {
     const auto pred = he::simulate(plan, *ctx, rates, so);
     const double cold_seconds = pred.seconds + pred.cold_first_touch_seconds;  // the first run touches its memory first
     const std::size_t batch = o.batch ? o.batch : ctx->slots();
+    if (!o.out.empty()) {
+        // The contract clients (keygen, encrypt) and `hecnn serve` work from.
+        io::write_plan_for(o.out, o.model, m, he::CompiledModel{plan, ch}, batch, &pred);
+        std::printf("wrote       %s (plan file for hecnn keygen / hecnn serve)\n", o.out.c_str());
+    }
 
     std::printf("model       %s: input %s, output %s, %.2f M MACs per image\n", o.model.c_str(), nn::to_string(m.input_shape()).c_str(),
                 nn::to_string(m.output_shape()).c_str(), m.macs_per_sample() / 1e6);
@@ -165,6 +171,7 @@ void add_plan(CLI::App& app) {
     cmd->add_option("--threads", o->threads, "Threads the time prediction assumes")->capture_default_str();
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
     cmd->add_option("--json", o->json, "Write the plan and prediction as JSON");
+    cmd->add_option("--out", o->out, "Write the plan file PLAN.json for `hecnn keygen` and `hecnn serve` (use --calib fashion-mnist for real data)");
     cmd->callback([o] { run_plan(*o); });
 }
 
