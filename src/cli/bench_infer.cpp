@@ -1,10 +1,6 @@
 #include "bench_infer.h"
 
-#include <malloc.h>
 #include <omp.h>
-
-#include <cstdlib>
-#include "hecnn/math/aligned_vector.h"
 
 #include <algorithm>
 #include <cmath>
@@ -238,13 +234,7 @@ void run_infer(const InferOptions& o) {
         omp_set_num_threads(o.threads);
     }
     const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-    if (const char* v = std::getenv("HECNN_ALLOC_EXPERIMENT")) {  // TEMP experiment
-        const int k = std::atoi(v);
-        if (k == 1) math::set_buffer_cache_limit(0);
-        if (k >= 2) he::configure_allocator_for_inference();
-        if (k >= 3) mallopt(M_ARENA_MAX, 1);
-        std::printf("alloc experiment %d\n", k);
-    }
+    he::configure_allocator_for_inference();  // RSS ≈ ciphertexts held; later runs reuse the pages (memory.h)
     const auto m = io::load_onnx(o.model);
 
     std::vector<std::size_t> sizes = o.batches.empty() ? std::vector<std::size_t>{o.count} : parse_sizes(o.batches);
