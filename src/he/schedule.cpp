@@ -156,6 +156,8 @@ private:
             ++sm().loads, sm().load_bytes += size_of(w);
         }
         hold(w);
+        sm().peak_bytes = std::max(sm().peak_bytes, held_);  // (the outputs loaded at the end)
+        peak_ = std::max(peak_, held_);
     }
 
     bool budget_exceeded(std::size_t extra) const { return opt_.memory_budget && held_ + reserved_ + extra > opt_.memory_budget; }

@@ -2,10 +2,11 @@
 // time and end to end, at small insecure parameters (N = 2^11, Δ = 2^40, test-only).
 //
 // Error bound (stated): every slot of every output within 2^-22 · max(1, max |reference|)
-// (2.4e-7) for a single layer and 2^-20 (9.5e-7) end to end. Measured: 1e-9…1.3e-8 per
-// layer, 3e-8 for the CryptoNets shape on 1024 images (secret-key encryption at Δ = 2^40):
-// the bounds leave ~5 bits of headroom and fail at once on any folding, level, scale or
-// key-switching-noise mistake (deferring relinearisation past the rescale gave 0.3–0.6).
+// (2.4e-7) for a single layer and 2^-20 (9.5e-7) end to end. Measured: 1e-9…2e-9 per
+// layer and 2e-9 for the CryptoNets shape on 1024 images (secret-key encryption at
+// Δ = 2^40; 3e-8 when lazy squares were still rescaled at size 3): the bounds leave ≥ 5
+// bits of headroom and fail at once on any folding, level, scale or key-switching-noise
+// mistake (deferring relinearisation past the rescale gave 0.3–0.6).
 #include "he/he_engine.h"
 #include "hecnn/he/simulator.h"
 
