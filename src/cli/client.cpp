@@ -25,12 +25,6 @@ struct ClientOptions {
     bool insecure = false, keep = false;
 };
 
-// One file per batch: OUT itself for one batch, OUT's stem + "-k" otherwise (as encrypt names batches).
-fs::path numbered(const fs::path& out, std::size_t k, std::size_t n) {
-    if (n == 1) return out;
-    return out.parent_path() / (out.stem().string() + "-" + std::to_string(k + 1) + out.extension().string());
-}
-
 void run_client(const ClientOptions& o) {
     server::ClientOptions co;
     co.url = o.server;
@@ -77,7 +71,7 @@ void run_client(const ClientOptions& o) {
             });
         }
         if (st.state != server::JobState::done) throw std::runtime_error("the server could not run " + batches[k].string() + ": " + st.error);
-        const fs::path result = work / numbered("result.hecnn", k, jobs.size());
+        const fs::path result = work / numbered_path("result.hecnn", k, jobs.size());
         const std::size_t n = svc.download(session, jobs[k], result);
         if (!o.keep) svc.delete_job(session, jobs[k]);
         std::printf("server      %s: %s on the server (%s per image); result %s\n", batches[k].filename().c_str(),
@@ -86,7 +80,7 @@ void run_client(const ClientOptions& o) {
         DecryptOptions d;
         d.keys = keys_dir.string();
         d.in = result.string();
-        d.out = numbered(o.out, k, jobs.size()).string();
+        d.out = numbered_path(o.out, k, jobs.size()).string();
         d.labels = io::labels_path(batches[k]).string();
         d.force = true;
         d.insecure = o.insecure;

@@ -124,13 +124,12 @@ Images load_images(const EncryptOptions& o, const io::PlanFile& plan) {
     return im;
 }
 
-// One file: OUT itself; several: OUT's stem + "-1", "-2", … + its extension.
-fs::path batch_path(const fs::path& out, std::size_t k, std::size_t n) {
+}  // namespace
+
+fs::path numbered_path(const fs::path& out, std::size_t k, std::size_t n) {
     if (n == 1) return out;
     return out.parent_path() / (out.stem().string() + "-" + std::to_string(k + 1) + out.extension().string());
 }
-
-}  // namespace
 
 std::vector<fs::path> run_encrypt(const EncryptOptions& o) {
     std::vector<fs::path> written;
@@ -141,7 +140,7 @@ std::vector<fs::path> run_encrypt(const EncryptOptions& o) {
     std::printf("images      %zu (%s), %zu per batch → %zu batch file(s) of %zu ciphertexts, %s each\n", n,
                 nn::to_string(plan.input_shape).c_str(), B, files, F, human_bytes(static_cast<double>(plan.batch_file_bytes)).c_str());
     for (std::size_t k = 0; k < files && !o.force; ++k)  // refuse before any work
-        for (const auto& p : {batch_path(o.out, k, files), io::labels_path(batch_path(o.out, k, files))})
+        for (const auto& p : {numbered_path(o.out, k, files), io::labels_path(numbered_path(o.out, k, files))})
             if (fs::exists(p)) throw std::runtime_error(p.string() + " exists: choose another --out, or --force to replace it");
     std::size_t total_bytes = 0;
     const auto t0 = std::chrono::steady_clock::now();
@@ -149,7 +148,7 @@ std::vector<fs::path> run_encrypt(const EncryptOptions& o) {
         const std::size_t first = k * B, count = std::min(B, n - first);
         std::vector<double> x(count * F);
         for (std::size_t i = 0; i < count; ++i) io::to_input(im.data, first + i, plan.preprocessing, std::span<double>(x.data() + i * F, F));
-        const fs::path path = batch_path(o.out, k, files);
+        const fs::path path = numbered_path(o.out, k, files);
         ProgressBar bar("encrypt " + path.filename().string(), F, "ciphertexts");
         const auto info = io::encrypt_batch_file(keys, x, count, path, [&](std::size_t done, std::size_t) { bar.update(done); }, o.force);
         io::BatchLabels labels;

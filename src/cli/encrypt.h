@@ -9,6 +9,11 @@
 
 namespace hecnn::cli {
 
+// File k of n written for OUT: OUT itself when n is 1, else OUT's stem + "-k+1" + its
+// extension (batch.hecnn → batch-1.hecnn, batch-2.hecnn). Batches, results and predictions
+// of one run are numbered alike.
+std::filesystem::path numbered_path(const std::filesystem::path& out, std::size_t k, std::size_t n);
+
 struct EncryptOptions {
     std::string keys, out;
     std::vector<std::string> images;
