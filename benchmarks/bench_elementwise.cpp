@@ -25,7 +25,7 @@
 #include "hecnn/math/csprng.h"
 #include "hecnn/math/elementwise.h"
 #include "hecnn/math/primes.h"
-#include "hwy_targets.h"
+#include "math/hwy_targets.h"
 
 using namespace hecnn::math;
 

@@ -21,7 +21,7 @@
 #include "hecnn/math/csprng.h"
 #include "hecnn/math/ntt.h"
 #include "hecnn/math/primes.h"
-#include "hwy_targets.h"
+#include "math/hwy_targets.h"
 #include "math/ntt_kernels.h"
 
 using namespace hecnn::math;

@@ -1,6 +1,6 @@
-# libFuzzer targets for every reader (issue 5, "Files and bad input"): fuzz/*.cpp.
+# libFuzzer targets of every reader: fuzz/*.cpp (included when HECNN_FUZZ is ON).
 #
-# OFF by default. scripts/fuzz configures and builds it in build-fuzz:
+# scripts/fuzz configures and builds it in build-fuzz:
 #   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DHECNN_FUZZ=ON \
 #     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHECNN_BUILD_TRAIN=OFF -DHECNN_BUILD_TESTS=OFF \
 #     -DHECNN_BUILD_BENCHMARKS=OFF
@@ -8,11 +8,6 @@
 # Every library and executable of the project is compiled with
 # -fsanitize=fuzzer-no-link,address,undefined (coverage + sanitizers, no libFuzzer main);
 # the targets in fuzz/ are linked with -fsanitize=fuzzer,address,undefined.
-option(HECNN_FUZZ "Build the libFuzzer targets of fuzz/ (clang only)" OFF)
-if(NOT HECNN_FUZZ)
-  return()
-endif()
-
 if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   message(FATAL_ERROR "HECNN_FUZZ needs clang for libFuzzer: configure a fresh build directory with -DCMAKE_CXX_COMPILER=clang++")
 endif()
@@ -68,25 +63,12 @@ hecnn_fuzz_target(fuzz_onnx hecnn_io)
 hecnn_fuzz_target(fuzz_idx hecnn_io)
 hecnn_fuzz_target(fuzz_cifar10 hecnn_io)
 hecnn_fuzz_target(fuzz_image hecnn_io)
-# The workflow's files (issue 5): plan JSON, evaluation-key bundle, batch/result files.
-# Built once their readers exist (they are written at the same time as these targets).
-set(_hecnn_workflow_readers include/hecnn/io/plan_file.h include/hecnn/io/keyset.h include/hecnn/io/batch_file.h
-    src/io/plan_file.cpp src/io/eval_keys.cpp src/io/batch_file.cpp)
-set(HECNN_FUZZ_WORKFLOW ON)
-foreach(f IN LISTS _hecnn_workflow_readers)
-  if(NOT EXISTS ${PROJECT_SOURCE_DIR}/${f})
-    set(HECNN_FUZZ_WORKFLOW OFF)
-  endif()
-endforeach()
-if(HECNN_FUZZ_WORKFLOW AND TARGET hecnn_he)
-  hecnn_fuzz_target(fuzz_plan hecnn_io PkgConfig::SODIUM nlohmann_json::nlohmann_json)
-  hecnn_fuzz_target(fuzz_eval_keys hecnn_io PkgConfig::SODIUM)
-  hecnn_fuzz_target(fuzz_batch hecnn_io PkgConfig::SODIUM)
-  # The service's answers as the client reads them (src/server/protocol.h).
-  hecnn_fuzz_target(fuzz_service_answer hecnn_server nlohmann_json::nlohmann_json)
-else()
-  message(STATUS "HECNN_FUZZ: the plan / eval-keys / batch readers are not all there yet: fuzz_plan, fuzz_eval_keys, fuzz_batch skipped")
-endif()
+# The workflow's files: plan JSON, evaluation-key bundle, batch/result files, and the
+# service's answers as the client reads them (src/server/protocol.h).
+hecnn_fuzz_target(fuzz_plan hecnn_io PkgConfig::SODIUM nlohmann_json::nlohmann_json)
+hecnn_fuzz_target(fuzz_eval_keys hecnn_io PkgConfig::SODIUM)
+hecnn_fuzz_target(fuzz_batch hecnn_io PkgConfig::SODIUM)
+hecnn_fuzz_target(fuzz_service_answer hecnn_server nlohmann_json::nlohmann_json)
 
 # Seed corpus generator (not a fuzz target: a plain instrumented program).
 add_executable(fuzz_make_corpus ${HECNN_FUZZ_DIR}/make_corpus.cpp)
@@ -95,7 +77,4 @@ target_include_directories(fuzz_make_corpus PRIVATE ${HECNN_FUZZ_DIR} ${PROJECT_
 target_compile_options(fuzz_make_corpus PRIVATE -fsanitize=${HECNN_FUZZ_SANITIZERS} ${HECNN_FUZZ_COMMON_FLAGS})
 target_link_options(fuzz_make_corpus PRIVATE -fsanitize=${HECNN_FUZZ_SANITIZERS})
 target_link_libraries(fuzz_make_corpus PRIVATE hecnn_ckks hecnn_io PkgConfig::SODIUM PNG::PNG JPEG::JPEG ZLIB::ZLIB)
-if(HECNN_FUZZ_WORKFLOW AND TARGET hecnn_he)
-  target_compile_definitions(fuzz_make_corpus PRIVATE HECNN_FUZZ_WORKFLOW=1)
-endif()
 add_dependencies(fuzz fuzz_make_corpus)

@@ -20,11 +20,9 @@
 #include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
 #include "hecnn/io/onnx.h"
-#if HECNN_FUZZ_WORKFLOW
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/keyset.h"
 #include "hecnn/io/plan_file.h"
-#endif
 
 using namespace hecnn;
 using namespace hecnn::fuzz;
@@ -283,7 +281,6 @@ void images() {
 
 // ---- the workflow's files (plan, evaluation keys, batches and results) ------------------------
 
-#if HECNN_FUZZ_WORKFLOW
 io::PlanFile plan_for(const ckks::ContextPtr& ctx, std::size_t batch) {
     io::PlanFile p;
     p.params = ctx->literal();
@@ -351,7 +348,6 @@ void workflow_files(const ckks::ContextPtr& secure_ctx) {
     io::write_batch(tmp, *ctx, info, std::span<const ckks::Ciphertext>(full));
     seed("fuzz_batch", "result", framed(V, read_all(tmp)));
 }
-#endif
 
 }  // namespace
 
@@ -365,9 +361,7 @@ int main(int argc, char** argv) {
     onnx_models(argc == 3 ? fs::path(argv[2]) : fs::path());
     datasets();
     images();
-#if HECNN_FUZZ_WORKFLOW
     workflow_files(secure_context());
-#endif
     std::cout << "fuzz_make_corpus: " << g_count << " seeds in " << g_out.string() << "\n";
     return 0;
 }

@@ -6,7 +6,7 @@
 // the converter's column block.
 #include <gtest/gtest.h>
 
-#include "hwy_targets.h"
+#include "math/hwy_targets.h"
 
 #include <hwy/targets.h>
 

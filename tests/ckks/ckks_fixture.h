@@ -12,7 +12,7 @@
 #include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
 #include "hecnn/math/csprng.h"
-#include "precision.h"
+#include "ckks/precision.h"
 
 namespace hecnn::test {
 

@@ -2,7 +2,7 @@
 // convention, linearity, and every compiled Highway target against the scalar reference.
 #include <gtest/gtest.h>
 
-#include "hwy_targets.h"
+#include "math/hwy_targets.h"
 
 #include <hwy/targets.h>
 

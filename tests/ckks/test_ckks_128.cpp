@@ -1,7 +1,7 @@
 // The engine at real parameters: N = 32768, 128-bit security (no test-only option).
 #include <cmath>
 
-#include "ckks_fixture.h"
+#include "ckks/ckks_fixture.h"
 
 using namespace hecnn;
 using namespace hecnn::test;

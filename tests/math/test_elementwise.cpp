@@ -4,7 +4,7 @@
 // 20- to 61-bit primes, lengths that are not multiples of the vector width.
 #include <gtest/gtest.h>
 
-#include "hwy_targets.h"
+#include "math/hwy_targets.h"
 
 #include <hwy/targets.h>
 

@@ -21,7 +21,7 @@
 #include <limits>
 #include <system_error>
 
-#include "ckks_fixture.h"
+#include "ckks/ckks_fixture.h"
 
 // Largest single operator-new allocation while tracking is on: hostile inputs must be
 // rejected before any buffer of their declared size is allocated.

@@ -2,7 +2,7 @@
 // independent per-term computation.
 #include <gtest/gtest.h>
 
-#include "hwy_targets.h"
+#include "math/hwy_targets.h"
 #include <hwy/targets.h>
 
 #include <algorithm>

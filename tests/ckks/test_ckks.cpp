@@ -4,7 +4,7 @@
 // >= 20 bits; the mean is always several bits better than the minimum.
 #include <cmath>
 
-#include "ckks_fixture.h"
+#include "ckks/ckks_fixture.h"
 
 using namespace hecnn;
 using namespace hecnn::test;
