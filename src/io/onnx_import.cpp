@@ -222,13 +222,16 @@ private:
     }
     bool has_input(const onnx::NodeProto& n, int i) const { return i < n.input_size() && !n.input(i).empty(); }
 
-    Node& emit(const onnx::NodeProto& n, Op op, std::vector<int> inputs) {
+    // A model node for ONNX node n with the graph output n.output(0) — or, for an inner
+    // node of a lowering (`suffix`), a model value named output + suffix that the graph
+    // does not see.
+    Node& emit(const onnx::NodeProto& n, Op op, std::vector<int> inputs, const char* suffix = nullptr) {
         if (n.output_size() < 1 || n.output(0).empty()) throw OnnxError(where(n) + ": has no output");
-        const int id = m_.add_value(n.output(0));
-        define(n.output(0), Entry{id, {}}, where(n));
+        const int id = m_.add_value(suffix ? n.output(0) + suffix : n.output(0));
+        if (!suffix) define(n.output(0), Entry{id, {}}, where(n));
         Node node;
         node.op = op;
-        node.name = n.name().empty() ? n.output(0) : n.name();
+        node.name = (n.name().empty() ? n.output(0) : n.name()) + (suffix ? suffix : "");
         node.inputs = std::move(inputs);
         node.output = id;
         m_.nodes.push_back(std::move(node));
@@ -259,16 +262,28 @@ private:
         }
     }
 
+    // What to use instead of an operator that is not a polynomial; null for the others.
+    static const char* non_polynomial(const std::string& op) {
+        static const std::set<std::string> activations = {"Relu",     "LeakyRelu", "PRelu",       "Elu",  "Selu",           "Celu",
+                                                          "Sigmoid",  "HardSigmoid", "HardSwish", "Tanh", "Softplus",       "Softsign",
+                                                          "Gelu",     "Erf",       "Mish",        "Clip", "ThresholdedRelu"};
+        static const std::set<std::string> pools = {"MaxPool", "GlobalMaxPool", "LpPool", "GlobalLpPool", "MaxRoiPool", "MaxUnpool"};
+        static const std::set<std::string> heads = {"Softmax", "LogSoftmax", "ArgMax", "ArgMin", "TopK", "Hardmax"};
+        static const std::set<std::string> others = {"Exp", "Log", "Sqrt", "Abs", "Max", "Min", "Sign", "Floor", "Ceil", "Round", "Reciprocal"};
+        if (activations.count(op))
+            return "replace it by a trainable quadratic a·x² + b·x + c (hecnn train --activation poly; in PyTorch "
+                   "`self.a * x * x + self.b * x + self.c`; see docs/TRAINING.md)";
+        if (pools.count(op)) return "replace it by average pooling (nn.AvgPool2d / AdaptiveAvgPool2d, ONNX AveragePool / GlobalAveragePool)";
+        if (heads.count(op)) return "export the model without it: the logits come back decrypted and the client applies it";
+        if (others.count(op)) return "write the model with Add, Sub, Mul, Div by a constant and Pow 2 only (a polynomial of degree ≤ 2 per activation)";
+        return nullptr;
+    }
+
     void node(const onnx::NodeProto& n) {
-        static const std::set<std::string> non_polynomial = {
-            "Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softmax", "LogSoftmax",
-            "Softplus", "Softsign", "Gelu", "Erf", "Exp", "Log", "Sqrt", "Abs", "Max", "Min", "Clip", "MaxPool", "GlobalMaxPool",
-            "LpPool", "GlobalLpPool", "Sign", "Floor", "Ceil", "Round", "ThresholdedRelu", "Mish", "Reciprocal", "ArgMax"};
         const std::string& op = n.op_type();
         if (!n.domain().empty() && n.domain() != "ai.onnx") throw OnnxError(where(n) + ": operator domain '" + n.domain() + "' is not supported");
-        if (non_polynomial.count(op))
-            throw OnnxError(where(n) + ": non-polynomial operator, it cannot be evaluated on encrypted data; retrain with polynomial "
-                            "activations (hecnn train --activation poly) and average pooling instead of max pooling");
+        if (const char* use = non_polynomial(op))
+            throw OnnxError(where(n) + ": non-polynomial operator, it cannot be evaluated on encrypted data: " + use);
         if (op == "Identity" || op == "Dropout") {
             if (n.output_size() < 1) throw OnnxError(where(n) + ": has no output");
             define(n.output(0), get(n, 0), where(n));
@@ -328,34 +343,15 @@ private:
             if (b.shape.size() != 2) throw OnnxError(where(n) + ": second operand must be a 2-D constant");
             emit(n, Op::Gemm, {x}).weight = transpose(b);
         } else if (op == "Add" || op == "Mul" || op == "Sub" || op == "Div") {
-            const Entry& a = get(n, 0);
-            const Entry& b = get(n, 1);
-            const bool add = op == "Add" || op == "Sub";
-            const Op kind = add ? Op::Add : Op::Mul;
-            if (!a.is_const() && !b.is_const()) {
-                if (op == "Sub" || op == "Div") throw OnnxError(where(n) + ": " + op + " of two computed values is not supported");
-                const int ia = a.value, ib = b.value;
-                emit(n, kind, {ia, ib});
-            } else if (a.is_const() && b.is_const()) {
-                throw OnnxError(where(n) + ": both operands are constants (fold constants when exporting)");
-            } else {
-                if (a.is_const() && (op == "Sub" || op == "Div")) throw OnnxError(where(n) + ": constant " + op + " computed value is not supported");
-                const int x = a.is_const() ? b.value : a.value;
-                Tensor c = elementwise_constant(n, a.is_const() ? a.constant : b.constant);
-                if (op == "Sub")
-                    for (double& v : c.data) v = -v;
-                if (op == "Div")
-                    for (double& v : c.data) {
-                        if (v == 0) throw OnnxError(where(n) + ": division by zero");
-                        v = 1.0 / v;
-                    }
-                emit(n, kind, {x}).weight = std::move(c);
-            }
+            arithmetic(n, op);
+        } else if (op == "Neg") {
+            scaled(n, value(n, 0), -1.0);
         } else if (op == "Pow") {
             const int x = value(n, 0);
             const Tensor& e = constant(n, 1, "exponent");
             if (e.size() != 1 || (e.data[0] != 2.0 && e.data[0] != 1.0))
-                throw OnnxError(where(n) + ": only the exponents 1 and 2 are polynomial of degree ≤ 2");
+                throw OnnxError(where(n) + ": exponent " + (e.size() == 1 ? number(e.data[0]) : "of shape " + nn::to_string(e.shape)) +
+                                " is not supported: only x^2 and x^1 (a polynomial of degree ≤ 2 per activation, a·x² + b·x + c)");
             if (e.data[0] == 2.0) emit(n, Op::Mul, {x, x});
             else define(n.output(0), Entry{x, {}}, where(n));
         } else if (op == "AveragePool") {
@@ -430,9 +426,56 @@ private:
                                        "reshape, and with constant folding on");
         } else {
             throw OnnxError(where(n) + ": unsupported operator; hecnn reads Conv, Gemm, MatMul, Add, Sub, Mul, Div (by a constant), "
-                                       "Pow (2), AveragePool, GlobalAveragePool, Concat, BatchNormalization, Flatten, Reshape, Pad, "
-                                       "Identity, Dropout, Constant");
+                                       "Neg, Pow (exponent 2 or 1), AveragePool, GlobalAveragePool, Concat, BatchNormalization, "
+                                       "Flatten, Reshape, Pad, Identity, Dropout, Constant");
         }
+    }
+
+    static std::string number(double v) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", v);
+        return buf;
+    }
+
+    // Add, Sub, Mul, Div with an operand that is a constant (broadcast), or Add, Sub, Mul of
+    // two computed values. Sub and constant − x are lowered to Add and a Mul by −1, Div to
+    // a Mul by the reciprocal: the model keeps the few operators the compiler folds.
+    void arithmetic(const onnx::NodeProto& n, const std::string& op) {
+        const Entry& a = get(n, 0);
+        const Entry& b = get(n, 1);
+        if (a.is_const() && b.is_const()) throw OnnxError(where(n) + ": both operands are constants (fold constants when exporting)");
+        if (!a.is_const() && !b.is_const()) {
+            if (op == "Div") throw OnnxError(where(n) + ": division by a computed value is not a polynomial: divide by constants only");
+            if (op == "Sub") {
+                const int ia = a.value, negb = scaled(n, b.value, -1.0, "/neg");
+                emit(n, Op::Add, {ia, negb});
+            } else {
+                emit(n, op == "Add" ? Op::Add : Op::Mul, {a.value, b.value});
+            }
+            return;
+        }
+        if (a.is_const() && op == "Div") throw OnnxError(where(n) + ": constant / computed value (1/x) is not a polynomial: divide by constants only");
+        int x = a.is_const() ? b.value : a.value;
+        Tensor c = elementwise_constant(n, a.is_const() ? a.constant : b.constant);
+        if (op == "Sub" && a.is_const()) {
+            x = scaled(n, x, -1.0, "/neg");  // c − x = (−1)·x + c
+        } else if (op == "Sub") {
+            for (double& v : c.data) v = -v;
+        } else if (op == "Div") {
+            for (double& v : c.data) {
+                if (v == 0) throw OnnxError(where(n) + ": division by zero");
+                if (!std::isfinite(1.0 / v)) throw OnnxError(where(n) + ": division by " + number(v) + " overflows");
+                v = 1.0 / v;
+            }
+        }
+        emit(n, op == "Add" || op == "Sub" ? Op::Add : Op::Mul, {x}).weight = std::move(c);
+    }
+
+    // k·x as a Mul by a constant (the node's output, or with `suffix` an inner value).
+    int scaled(const onnx::NodeProto& n, int x, double k, const char* suffix = nullptr) {
+        Node& node = emit(n, Op::Mul, {x}, suffix);
+        node.weight = Tensor({1}, {k});
+        return node.output;
     }
 
     static Tensor transpose(const Tensor& b) {

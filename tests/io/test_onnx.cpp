@@ -92,11 +92,6 @@ nn::Model every_op_model() {
     return m;
 }
 
-std::string read_file(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), {}};
-}
-
 // A minimal valid ONNX model (input [N,2] → Gemm → output) to be broken by each test.
 onnx::ModelProto tiny_proto() {
     onnx::ModelProto mp;
@@ -230,8 +225,12 @@ TEST(Onnx, IdentityConstantAndTransposedGemm) {
     EXPECT_DOUBLE_EQ(y[1], 3 * 3 + 4 * 4.5 + 5 * 6 - 1);
 }
 
-TEST(Onnx, RejectsNonPolynomialOperatorsByName) {
-    for (const char* op : {"Relu", "MaxPool", "Sigmoid"}) {
+TEST(Onnx, RejectsNonPolynomialOperatorsByNameSayingWhatToUse) {
+    const std::pair<const char*, const char*> cases[] = {{"Relu", "a·x² + b·x + c"},   {"Sigmoid", "a·x² + b·x + c"},
+                                                         {"LeakyRelu", "docs/TRAINING.md"}, {"MaxPool", "average pooling"},
+                                                         {"GlobalMaxPool", "AveragePool"},  {"Softmax", "export the model without it"},
+                                                         {"Exp", "Pow 2"}};
+    for (const auto& [op, use] : cases) {
         auto mp = tiny_proto();
         auto* n = mp.mutable_graph()->add_node();
         n->set_op_type(op);
@@ -243,14 +242,69 @@ TEST(Onnx, RejectsNonPolynomialOperatorsByName) {
             io::parse_onnx(bytes_of(mp));
             ADD_FAILURE() << op << " accepted";
         } catch (const io::OnnxError& e) {
-            EXPECT_NE(std::string(e.what()).find("bad_node"), std::string::npos) << e.what();
-            EXPECT_NE(std::string(e.what()).find(op), std::string::npos) << e.what();
-            EXPECT_NE(std::string(e.what()).find("non-polynomial"), std::string::npos) << e.what();
+            const std::string msg = e.what();
+            EXPECT_NE(msg.find(std::string("node 'bad_node' (") + op + ")"), std::string::npos) << msg;
+            EXPECT_NE(msg.find("non-polynomial"), std::string::npos) << msg;
+            EXPECT_NE(msg.find(use), std::string::npos) << msg;
         }
     }
     auto mp = tiny_proto();
     mp.mutable_graph()->mutable_node(0)->set_op_type("LSTM");
     expect_error(bytes_of(mp), "unsupported operator");
+}
+
+// Sub, Neg, Div and Pow as torch emits them: lowered to Add and Mul by constants, checked
+// against the direct arithmetic; what is not a polynomial is refused by name.
+TEST(Onnx, SubNegDivPowAreLoweredAndValidated) {
+    // y = x·W (2 values); then one node `op(lhs, rhs)` on y and/or a constant k.
+    auto model = [](const char* op, std::vector<std::string> ins, std::vector<float> k) {
+        auto mp = tiny_proto();
+        auto* g = mp.mutable_graph();
+        if (!k.empty()) {
+            auto* t = g->add_initializer();
+            t->set_name("k");
+            t->set_data_type(onnx::TensorProto::FLOAT);
+            if (k.size() > 1) t->add_dims(static_cast<int64_t>(k.size()));
+            for (float v : k) t->add_float_data(v);
+        }
+        auto* n = g->add_node();
+        n->set_op_type(op);
+        n->set_name("op_node");
+        for (const auto& i : ins) n->add_input(i);
+        n->add_output("z");
+        g->mutable_output(0)->set_name("z");
+        return bytes_of(mp);
+    };
+    // x = [1, 2]: y = [0·1 + 1.5·2, 0.5 + 4, 1 + 5] = [3, 4.5, 6]
+    const std::vector<double> x{1, 2};
+    const std::vector<double> y{3, 4.5, 6};
+    auto run = [&](const std::string& bytes) { return nn::ReferenceRunner(io::parse_onnx(bytes)).run(x); };
+    const struct {
+        const char* op;
+        std::vector<std::string> ins;
+        std::vector<float> k;
+        double (*f)(double);
+    } ok[] = {
+        {"Sub", {"y", "k"}, {0.5f}, [](double v) { return v - 0.5; }},
+        {"Sub", {"k", "y"}, {0.5f}, [](double v) { return 0.5 - v; }},
+        {"Sub", {"y", "y"}, {}, [](double) { return 0.0; }},
+        {"Neg", {"y"}, {}, [](double v) { return -v; }},
+        {"Div", {"y", "k"}, {4.0f}, [](double v) { return v / 4; }},
+        {"Pow", {"y", "k"}, {2.0f}, [](double v) { return v * v; }},
+        {"Pow", {"y", "k"}, {1.0f}, [](double v) { return v; }},
+    };
+    for (const auto& c : ok) {
+        const auto z = run(model(c.op, c.ins, c.k));
+        ASSERT_EQ(z.size(), 3u) << c.op;
+        for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(z[i], c.f(y[i])) << c.op << " " << i;
+    }
+    expect_error(model("Div", {"y", "y"}, {}), "node 'op_node' (Div): division by a computed value is not a polynomial");
+    expect_error(model("Div", {"k", "y"}, {2.0f}), "constant / computed value (1/x) is not a polynomial");
+    expect_error(model("Div", {"y", "k"}, {0.0f}), "node 'op_node' (Div): division by zero");
+    expect_error(model("Pow", {"y", "k"}, {3.0f}), "node 'op_node' (Pow): exponent 3 is not supported");
+    expect_error(model("Pow", {"y", "k"}, {0.5f}), "exponent 0.5 is not supported");
+    expect_error(model("Pow", {"y", "k"}, {2.0f, 2.0f}), "exponent of shape [2] is not supported");
+    expect_error(model("Pow", {"y", "y"}, {}), "the exponent must be a constant");
 }
 
 // Found by fuzz/fuzz_onnx: pads given as a double tensor were cast to int64 unchecked

@@ -2,9 +2,10 @@
 //
 // Import accepts hecnn's own exports and what torch.onnx.export emits for such a model
 // (Identity, Constant, Pad before AveragePool, Flatten/Reshape, Gemm with transposed
-// weights, MatMul, batch norm, polynomial activations as Mul/Add). Anything else — ReLU,
-// MaxPool, any non-polynomial operator — is refused with an OnnxError naming the node
-// and the operator. Files are treated as hostile: sizes are bounded before allocating.
+// weights, MatMul, batch norm, polynomial activations as Mul/Add/Sub/Neg/Div by a
+// constant/Pow 2 — Sub, Neg and Div lowered to Add and Mul). Anything else — ReLU, MaxPool,
+// any non-polynomial operator — is refused with an OnnxError naming the node, the operator
+// and what to use instead. Files are treated as hostile: sizes are bounded before allocating.
 //
 // Input preprocessing lives in the model's metadata_props under these keys:
 //   hecnn.preprocess.scale  "0.00392156862745098"  (pixel · scale, 1/255 by default)
