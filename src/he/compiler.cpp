@@ -1,70 +1,52 @@
 // nn::Model → he::Plan by symbolic execution: every element of every value is an affine
-// form Σ coef·wire + const over the ciphertext wires made so far. Affine operators only
-// transform forms (that is the folding); a square materialises its operand's forms as
-// one Linear step (one rescale per output) and squares the resulting wires.
+// form Σ coef·wire + const over the ciphertext wires made so far (forms.h). Affine
+// operators only transform forms (that is the folding); a product makes ciphertexts.
+//
+// A product p·q of two forms: each operand is materialised — made one Linear step output
+// (one rescale) unless it is already a single term k·w + d — and every live form is then
+// rewritten in terms of the new wires. So when the linear parts of p and q are
+// proportional (a·x·x, (a·x)·x, x·(a·x), (x+1)·(x−1), (a·x+b)·x, …) both end as single
+// terms of the same wire w and p·q = k₁k₂·w² + (k₁d₂ + k₂d₁)·w + d₁d₂: one Square step, and
+// the coefficients go to whatever linear step reads the result. Other products are
+// refused (a ciphertext × ciphertext product is not supported yet).
 #include "hecnn/he/compiler.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <sstream>
-#include <stdexcept>
 #include <unordered_map>
+
+#include "forms.h"
 
 namespace hecnn::he {
 namespace {
 
+using detail::Acc;
+using detail::Expr;
+using detail::Forms;
 using nn::Model;
 using nn::ModelError;
 using nn::Node;
 using nn::Op;
 using nn::Shape;
 
-struct Expr {
-    std::vector<std::pair<int, double>> t;  // (wire, coefficient), sorted by wire
-    double c = 0;
-};
-using Forms = std::vector<Expr>;
-
-// Sparse accumulator over wires.
-class Acc {
-public:
-    void add(const Expr& e, double k) {
-        if (k == 0) return;
-        c_ += k * e.c;
-        for (auto [w, v] : e.t) {
-            if (static_cast<std::size_t>(w) >= val_.size()) val_.resize(static_cast<std::size_t>(w) + 1, 0.0), used_.resize(val_.size(), 0);
-            if (!used_[w]) used_[w] = 1, touched_.push_back(w);
-            val_[w] += k * v;
-        }
-    }
-    void add_const(double k) { c_ += k; }
-    Expr take() {
-        Expr e;
-        e.c = c_;
-        std::sort(touched_.begin(), touched_.end());
-        for (int w : touched_) {
-            if (val_[w] != 0) e.t.emplace_back(w, val_[w]);
-            val_[w] = 0, used_[w] = 0;
-        }
-        touched_.clear();
-        c_ = 0;
-        return e;
-    }
-
-private:
-    std::vector<double> val_;
-    std::vector<char> used_;
-    std::vector<int> touched_;
-    double c_ = 0;
-};
-
 [[noreturn]] void fail(const Node& n, const std::string& msg) {
     throw ModelError("node '" + n.name + "' (" + nn::op_name(n.op) + "): " + msg);
 }
 
-// Index of the broadcast constant for every element of shape s (right-aligned).
-std::vector<std::size_t> broadcast_index(const Shape& s, const nn::Tensor& k) { return nn::broadcast_index(s, k.shape); }
+// A Linear step being filled by the materialisations of one node: groups by input set,
+// identical forms sharing one output.
+struct OpenStep {
+    int index = -1;
+    std::map<std::vector<int>, std::size_t> group_of;
+    std::map<std::pair<std::size_t, std::vector<double>>, int> seen;
+};
+
+// One output of a Linear step: wire = Σ W[o,·]·inputs + bias[o].
+struct Made {
+    int wire, step;
+    std::size_t group, row;
+};
 
 class Compiler {
 public:
@@ -77,16 +59,32 @@ public:
         plan_.output_shape = m_.output_shape();
         plan_.input_count = F;
         forms_.assign(m_.values.size(), {});
+        last_use_.assign(m_.values.size(), -1);
+        for (std::size_t i = 0; i < m_.nodes.size(); ++i)
+            for (int v : m_.nodes[i].inputs) last_use_[v] = static_cast<int>(i);
+        last_use_[m_.output] = static_cast<int>(m_.nodes.size());
         Forms x(static_cast<std::size_t>(F));
         for (int i = 0; i < F; ++i) {
             new_wire(0, 2, -1);
             x[i].t.emplace_back(i, 1.0);
+            x[i].deg = 1;
         }
         forms_[m_.input] = std::move(x);
-        for (const Node& n : m_.nodes) forms_[n.output] = eval(n);
-        plan_.outputs = materialise(m_.output, "output");
-        for (std::size_t k = 0; k < plan_.outputs.size(); ++k)
-            if (plan_.outputs[k] < 0) throw ModelError("model output element " + std::to_string(k) + " is a constant, not a function of the input");
+        for (std::size_t i = 0; i < m_.nodes.size(); ++i) {
+            const Node& n = m_.nodes[i];
+            forms_[n.output] = eval(n);
+            // Forms no later node reads are dropped (fewer forms to keep and to rewrite).
+            for (int v : n.inputs)
+                if (last_use_[v] == static_cast<int>(i)) Forms().swap(forms_[v]);
+            if (last_use_[n.output] < 0) Forms().swap(forms_[n.output]);
+        }
+        OpenStep out;
+        materialise(m_.output, nullptr, true, "output", out);
+        const Forms& y = forms_[m_.output];
+        for (std::size_t k = 0; k < y.size(); ++k) {
+            if (y[k].constant()) throw ModelError("model output element " + std::to_string(k) + " is a constant, not a function of the input");
+            plan_.outputs.push_back(y[k].t[0].first);
+        }
         plan_.depth = 0;
         for (int d : plan_.wire_depth) plan_.depth = std::max(plan_.depth, d);
         if (opt_.lazy_relin) decide_lazy();
@@ -101,16 +99,12 @@ private:
         return static_cast<int>(plan_.wire_depth.size()) - 1;
     }
 
-    const Forms& in(const Node& n, std::size_t k) {
-        const Forms& f = forms_[n.inputs.at(k)];
-        return f;
-    }
     const Shape& shape(int v) const { return m_.values[v].shape; }
 
     Forms eval(const Node& n) {
         const Shape& s = shape(n.inputs[0]);
         const Shape& o = shape(n.output);
-        const Forms& x = in(n, 0);
+        const Forms& x = forms_[n.inputs[0]];
         Forms y;
         Acc acc;
         switch (n.op) {
@@ -134,7 +128,7 @@ private:
                                         acc.add(x[((c0 + c) * H + ih) * W + iw], w.data[((m * Cg + c) * KH + kh) * KW + kw]);
                                     }
                                 }
-                            y[(m * OH + oh) * OW + ow] = acc.take();
+                            y[(m * OH + oh) * OW + ow] = acc.take(1);
                         }
                 }
                 return y;
@@ -145,7 +139,7 @@ private:
                 for (int64_t r = 0; r < M; ++r) {
                     acc.add_const(n.bias.empty() ? 0.0 : n.bias.data[r]);
                     for (int64_t k = 0; k < K; ++k) acc.add(x[k], n.weight.data[r * K + k]);
-                    y[r] = acc.take();
+                    y[r] = acc.take(1);
                 }
                 return y;
             }
@@ -153,19 +147,17 @@ private:
             case Op::Mul: {
                 const bool add = n.op == Op::Add;
                 if (n.inputs.size() == 2) {
-                    if (add) {
-                        const Forms& z = in(n, 1);
-                        y.resize(x.size());
-                        for (std::size_t j = 0; j < x.size(); ++j) {
-                            acc.add(x[j], 1.0);
-                            acc.add(z[j], 1.0);
-                            y[j] = acc.take();
-                        }
-                        return y;
+                    if (!add) return multiply(n);
+                    const Forms& z = forms_[n.inputs[1]];
+                    y.resize(x.size());
+                    for (std::size_t j = 0; j < x.size(); ++j) {
+                        acc.add(x[j], 1.0);
+                        acc.add(z[j], 1.0);
+                        y[j] = acc.take();
                     }
-                    return multiply(n);
+                    return y;
                 }
-                const auto idx = broadcast_index(s, n.weight);
+                const auto idx = nn::broadcast_index(s, n.weight.shape);
                 y.resize(x.size());
                 for (std::size_t j = 0; j < x.size(); ++j) {
                     const double k = n.weight.data[idx[j]];
@@ -188,7 +180,7 @@ private:
                         for (int64_t ow = 0; ow < OW; ++ow) {
                             const int64_t count = nn::average_pool_window(n, s, c, oh, ow, members);
                             for (auto j : members) acc.add(x[j], 1.0 / static_cast<double>(count));
-                            y[(c * OH + oh) * OW + ow] = acc.take();
+                            y[(c * OH + oh) * OW + ow] = acc.take(1);
                         }
                 return y;
             }
@@ -197,7 +189,7 @@ private:
                 y.resize(static_cast<std::size_t>(C));
                 for (int64_t c = 0; c < C; ++c) {
                     for (int64_t j = 0; j < HW; ++j) acc.add(x[c * HW + j], 1.0 / static_cast<double>(HW));
-                    y[c] = acc.take();
+                    y[c] = acc.take(1);
                 }
                 return y;
             }
@@ -238,102 +230,173 @@ private:
         fail(n, "unsupported operator");
     }
 
-    // x·y: the square when both operands are the same value, or when one is constant.
+    // p·q element by element (see the top of the file). A constant operand scales.
     Forms multiply(const Node& n) {
         const int a = n.inputs[0], b = n.inputs[1];
-        auto constant = [&](int v) {
-            return std::all_of(forms_[v].begin(), forms_[v].end(), [](const Expr& e) { return e.t.empty(); });
-        };
-        Acc acc;
-        if (a != b && (constant(a) || constant(b))) {
-            const Forms& k = forms_[constant(a) ? a : b];
-            const Forms& x = forms_[constant(a) ? b : a];
-            Forms y(x.size());
-            for (std::size_t j = 0; j < x.size(); ++j) acc.add(x[j], k[j].c), y[j] = acc.take();
-            return y;
-        }
-        if (a != b) fail(n, "product of two different non-constant values: only the square x·x is supported under HE");
-        const auto wires = materialise(a, n.name);
-        // One Square step over the distinct wires.
-        Step st;
-        st.kind = Step::Kind::Square;
-        st.name = n.name;
+        const std::size_t E = forms_[a].size();
+        std::vector<char> both(E);
+        for (std::size_t j = 0; j < E; ++j) both[j] = !forms_[a][j].constant() && !forms_[b][j].constant();
+        // The earlier value first (x in a·x·x): its wire is the one later forms share.
+        OpenStep lin;
+        materialise(std::min(a, b), &both, false, n.name, lin);
+        if (a != b) materialise(std::max(a, b), &both, false, n.name, lin);
+        const Forms& p = forms_[a];
+        const Forms& q = forms_[b];
+        Step sq;
+        sq.kind = Step::Kind::Square;
+        sq.name = n.name;
         const int si = static_cast<int>(plan_.steps.size());
-        std::unordered_map<int, int> sq;
-        Forms y(wires.size());
-        for (std::size_t j = 0; j < wires.size(); ++j) {
-            if (wires[j] < 0) {  // constant element
-                const double c = forms_[a][j].c;
-                y[j].c = c * c;
+        Forms y(E);
+        Acc acc;
+        for (std::size_t j = 0; j < E; ++j) {
+            if (!both[j]) {
+                if (p[j].constant()) acc.add(q[j], p[j].c);
+                else acc.add(p[j], q[j].c);
+                y[j] = acc.take();
                 continue;
             }
-            auto it = sq.find(wires[j]);
-            if (it == sq.end()) {
-                const int w = new_wire(plan_.wire_depth[wires[j]] + 1, 2, si);
-                st.inputs.push_back(wires[j]);
-                st.outputs.push_back(w);
-                it = sq.emplace(wires[j], w).first;
+            const int deg = p[j].deg + q[j].deg;
+            if (deg > 2)
+                fail(n, "a polynomial of degree " + std::to_string(deg) + " (e.g. x·x·x): hecnn evaluates, between two layers that mix "
+                        "elements (Conv, Gemm, AveragePool), a polynomial of degree ≤ 2 per element, a·x² + b·x + c; put a Conv "
+                        "or Linear layer between the two activations");
+            const auto [u, k1] = p[j].t[0];
+            const auto [v, k2] = q[j].t[0];
+            const double d1 = p[j].c, d2 = q[j].c;
+            if (u != v)
+                fail(n, "product of two different encrypted values (x·y with linear parts that are not proportional) needs a "
+                        "ciphertext × ciphertext product, which is not supported yet: use a·x² + b·x + c of one value");
+            auto it = square_of_.find(u);
+            if (it == square_of_.end()) {
+                it = square_of_.emplace(u, new_wire(plan_.wire_depth[u] + 1, 2, si)).first;
+                sq.inputs.push_back(u);
+                sq.outputs.push_back(it->second);
             }
-            y[j].t.emplace_back(it->second, 1.0);
+            // (k1·u + d1)(k2·u + d2) = k1k2·u² + (k1d2 + k2d1)·u + d1d2
+            acc.add_term(it->second, k1 * k2);
+            acc.add_term(u, k1 * d2 + k2 * d1);
+            acc.add_const(d1 * d2);
+            y[j] = acc.take();
+            y[j].deg = deg;
         }
-        if (!st.inputs.empty()) plan_.steps.push_back(std::move(st));
+        if (!sq.inputs.empty()) plan_.steps.push_back(std::move(sq));
         return y;
     }
 
-    // Make every element of value v a wire (−1 for a constant element): one Linear step
-    // for the elements that are not already plain wires; v's forms become those wires.
-    std::vector<int> materialise(int v, const std::string& name) {
+    // Makes the elements of value v chosen by `want` (all if null) wires: each non-constant
+    // element that is not already one — a single term k·w + d, or with `plain` (the model
+    // output) exactly a wire — becomes an output of a Linear step (identical forms share
+    // one; groups by identical input sets), appended to `open`. Its form becomes that wire,
+    // and every live form is rewritten in terms of the new wires (rewrite_live).
+    void materialise(int v, const std::vector<char>* want, bool plain, const std::string& name, OpenStep& open) {
         Forms& f = forms_[v];
-        std::vector<int> wires(f.size(), -1);
-        Step st;
-        st.kind = Step::Kind::Linear;
-        st.name = name;
-        const int si = static_cast<int>(plan_.steps.size());
-        std::map<std::vector<int>, std::size_t> group_of;
-        std::vector<std::pair<std::size_t, std::size_t>> pending;  // (element, group)
+        std::vector<Made> made;
         for (std::size_t j = 0; j < f.size(); ++j) {
-            const Expr& e = f[j];
-            if (e.t.empty()) continue;
-            if (e.t.size() == 1 && e.t[0].second == 1.0 && e.c == 0) {
-                wires[j] = e.t[0].first;
-                continue;
+            Expr& e = f[j];
+            if ((want && !(*want)[j]) || e.constant() || (plain ? e.plain() : e.single())) continue;
+            if (open.index < 0) {
+                open.index = static_cast<int>(plan_.steps.size());
+                Step st;
+                st.kind = Step::Kind::Linear;
+                st.name = name;
+                plan_.steps.push_back(std::move(st));
             }
+            Step& st = plan_.steps[open.index];
             std::vector<int> key(e.t.size());
             for (std::size_t k = 0; k < e.t.size(); ++k) key[k] = e.t[k].first;
-            auto [it, fresh] = group_of.emplace(std::move(key), st.groups.size());
+            auto [git, fresh] = open.group_of.emplace(std::move(key), st.groups.size());
             if (fresh) {
                 LinearGroup g;
-                g.inputs = it->first;
+                g.inputs = git->first;
                 st.groups.push_back(std::move(g));
             }
-            pending.emplace_back(j, it->second);
-        }
-        // Identical forms (e.g. an element duplicated by Concat) share one output wire.
-        std::map<std::pair<std::size_t, std::vector<double>>, int> seen;
-        for (auto [j, gi] : pending) {
+            const std::size_t gi = git->second;
             LinearGroup& g = st.groups[gi];
-            const Expr& e = f[j];
             std::vector<double> row(e.t.size());
             for (std::size_t k = 0; k < e.t.size(); ++k) row[k] = e.t[k].second;
             row.push_back(e.c);
-            auto it = seen.find({gi, row});
-            if (it != seen.end()) {
-                wires[j] = it->second;
-                continue;
+            // Identical forms (e.g. an element duplicated by Concat) share one output wire.
+            auto [sit, first] = open.seen.emplace(std::make_pair(gi, std::move(row)), -1);
+            if (first) {
+                int depth = 0;
+                for (int w : g.inputs) depth = std::max(depth, plan_.wire_depth[w]);
+                sit->second = new_wire(depth + 1, 2, open.index);
+                g.outputs.push_back(sit->second);
+                g.weights.insert(g.weights.end(), sit->first.second.begin(), sit->first.second.end() - 1);
+                g.bias.push_back(e.c);
+                made.push_back({sit->second, open.index, gi, g.outputs.size() - 1});
             }
-            int depth = 0;
-            for (int w : g.inputs) depth = std::max(depth, plan_.wire_depth[w]);
-            const int w = new_wire(depth + 1, 2, si);
-            g.outputs.push_back(w);
-            g.weights.insert(g.weights.end(), row.begin(), row.end() - 1);
-            g.bias.push_back(e.c);
-            seen.emplace(std::make_pair(gi, std::move(row)), w);
-            wires[j] = w;
+            e = Expr{{{sit->second, 1.0}}, 0.0, e.deg};
         }
-        if (!st.groups.empty()) plan_.steps.push_back(std::move(st));
-        for (std::size_t j = 0; j < f.size(); ++j)
-            if (wires[j] >= 0) f[j] = Expr{{{wires[j], 1.0}}, 0.0};
-        return wires;
+        if (!made.empty()) rewrite_live(made);
+    }
+
+    // Every live form holding a new output's linear part (a multiple of it, exactly up to
+    // rounding) reads the output instead: b·x computed before x was materialised becomes
+    // b·w, so the next layer reads one wire per element, not x's whole receptive field.
+    void rewrite_live(const std::vector<Made>& made) {
+        // The new outputs by the first input wire of their form.
+        std::unordered_map<int, std::vector<std::size_t>> starts;
+        std::vector<char> is_start(plan_.wire_depth.size(), 0);
+        for (std::size_t i = 0; i < made.size(); ++i) {
+            const int w = group(made[i]).inputs[0];
+            starts[w].push_back(i);
+            is_start[w] = 1;
+        }
+        for (Forms& f : forms_)
+            for (Expr& e : f)
+                if (std::any_of(e.t.begin(), e.t.end(), [&](const auto& term) { return is_start[term.first]; })) rewrite(e, made, starts);
+    }
+
+    const LinearGroup& group(const Made& m) const { return plan_.steps[m.step].groups[m.group]; }
+
+    void rewrite(Expr& e, const std::vector<Made>& made, const std::unordered_map<int, std::vector<std::size_t>>& starts) {
+        std::vector<char> used(e.t.size(), 0);
+        std::vector<std::size_t> pos;
+        Acc acc;
+        bool changed = false;
+        for (std::size_t i = 0; i < e.t.size(); ++i) {
+            if (used[i]) continue;
+            const auto it = starts.find(e.t[i].first);
+            if (it == starts.end()) continue;
+            const LinearGroup* failed = nullptr;  // a group whose inputs are not all in e
+            for (std::size_t mi : it->second) {
+                const Made& m = made[mi];
+                const LinearGroup& g = group(m);
+                if (&g == failed) continue;
+                // Positions of the group's inputs among e's terms (both sorted by wire).
+                pos.clear();
+                for (std::size_t k = i; int w : g.inputs) {
+                    while (k < e.t.size() && e.t[k].first < w) ++k;
+                    if (k == e.t.size() || e.t[k].first != w || used[k]) break;
+                    pos.push_back(k);
+                }
+                if (pos.size() != g.inputs.size()) {
+                    failed = &g;
+                    continue;
+                }
+                const double* row = g.weights.data() + m.row * g.inputs.size();
+                const double beta = e.t[i].second / row[0];
+                double mag = 0;
+                for (std::size_t k : pos) mag = std::max(mag, std::fabs(e.t[k].second));
+                bool prop = true;
+                for (std::size_t k = 0; k < pos.size() && prop; ++k) prop = std::fabs(e.t[pos[k]].second - beta * row[k]) <= 1e-11 * mag;
+                if (!prop) continue;
+                // β·(Σ W·in) = β·(wire − bias)
+                for (std::size_t k : pos) used[k] = 1;
+                acc.add_term(m.wire, beta);
+                acc.add_const(-beta * g.bias[m.row]);
+                changed = true;
+                break;
+            }
+        }
+        if (!changed) return;
+        for (std::size_t i = 0; i < e.t.size(); ++i)
+            if (!used[i]) acc.add_term(e.t[i].first, e.t[i].second);
+        acc.add_const(e.c);
+        const int deg = e.deg;
+        e = acc.take();
+        e.deg = e.constant() ? 0 : deg;
     }
 
     // Lazy relinearisation: a Square step whose outputs all feed one Linear step (and are
@@ -387,6 +450,8 @@ private:
     CompileOptions opt_;
     Plan plan_;
     std::vector<Forms> forms_;
+    std::vector<int> last_use_;              // per value: index of the last node reading it
+    std::unordered_map<int, int> square_of_;  // wire → its square's wire
 };
 
 }  // namespace
@@ -394,82 +459,6 @@ private:
 Plan compile(const nn::Model& model, const CompileOptions& opt) {
     if (model.input < 0 || model.output < 0) throw ModelError("model has no input or output");
     return Compiler(model, opt).run();
-}
-
-// ---- parameters -------------------------------------------------------------------
-
-ParamChoice choose_parameters(const Plan& plan, std::span<const double> wire_max_abs, const ParamOptions& opt) {
-    ParamChoice ch;
-    std::ostringstream why;
-    const int L = plan.depth;
-    const double sb = opt.scale_bits;
-    if (sb < 20 || sb > 60) throw std::invalid_argument("scale bits must be in [20, 60]");
-    auto maxabs = [&](int w) { return wire_max_abs.empty() ? 1.0 : std::max(wire_max_abs[w], 1e-300); };
-    // Every wire at scale Δ must fit Q_l/2 at its level l; the binding level is 0 for the
-    // deepest wires. Conservatively: the largest |value| of any wire must fit q_0/Δ.
-    double vmax = 1e-300;
-    for (int w = 0; w < plan.wire_count(); ++w) vmax = std::max(vmax, maxabs(w));
-    const double vbits = std::max(0.0, std::log2(vmax)) + opt.margin_bits;
-    ch.value_bits = vbits;
-    double q0 = std::ceil(sb + vbits + 1);
-    // A square's input x at level l: x²·Δ² < Q_l/2 before the rescale.
-    for (const Step& st : plan.steps) {
-        if (st.kind != Step::Kind::Square) continue;
-        for (int w : st.inputs) {
-            const int l = L - plan.wire_depth[w];
-            const double need = 2 * (std::max(0.0, std::log2(maxabs(w))) + opt.margin_bits) + 2 * sb + 1 - l * sb;
-            q0 = std::max(q0, std::ceil(need));
-        }
-    }
-    q0 = std::max(q0, std::ceil(sb + opt.precision_bits));
-    if (q0 > 61) throw std::runtime_error("value range needs a first prime of " + std::to_string(static_cast<int>(q0)) + " bits (> 61): lower the scale (--scale-bits)");
-    ch.q0_bits = static_cast<int>(q0);
-    why << "depth " << L << " → " << L << " rescaling primes of " << sb << " bits; max |value| 2^" << std::log2(vmax)
-        << " + " << opt.margin_bits << " bits margin → q_0 " << ch.q0_bits << " bits";
-    const double data_bits = q0 + L * std::round(sb);
-    int log_n = opt.log_n;
-    int min_log = opt.min_log_n;
-    if (opt.batch > 0) while ((std::size_t{1} << (min_log - 1)) < opt.batch) ++min_log;
-    if (log_n == 0) log_n = min_log;
-    if (opt.log_n != 0 && (std::size_t{1} << (opt.log_n - 1)) < opt.batch)
-        throw std::invalid_argument("N = 2^" + std::to_string(opt.log_n) + " has fewer slots than the batch");
-    std::vector<int> special;
-    for (;; ++log_n) {
-        if (log_n > 16) throw std::runtime_error("no ring degree up to 2^16 holds " + std::to_string(static_cast<int>(data_bits)) + " bits of data primes at 128-bit security");
-        const int bound = ckks::max_log_qp_128(log_n);
-        const double R = bound - data_bits;
-        special.clear();
-        if (R >= 120) special = {60, 60};
-        else if (R >= 90) special = {static_cast<int>(R / 2), static_cast<int>(R / 2)};
-        else if (R >= std::max(40.0, q0 - 20)) special = {static_cast<int>(std::min(60.0, R))};
-        if (!special.empty()) {
-            ch.max_log_qp = bound;
-            break;
-        }
-        if (opt.insecure_test_only_allow_below_128_bits && (opt.log_n != 0 || log_n >= min_log)) {
-            special = {60, 60};
-            ch.max_log_qp = 0;
-            why << "; INSECURE test parameters (below 128 bits)";
-            break;
-        }
-        if (opt.log_n != 0) throw std::runtime_error("N = 2^" + std::to_string(opt.log_n) + " cannot hold " + std::to_string(static_cast<int>(data_bits)) + " bits at 128-bit security");
-    }
-    ch.literal.log_n = log_n;
-    ch.literal.data_prime_bits.push_back(ch.q0_bits);
-    for (int i = 0; i < L; ++i) ch.literal.data_prime_bits.push_back(static_cast<int>(std::round(sb)));
-    ch.literal.special_prime_bits = special;
-    ch.literal.log_scale = sb;
-    ch.literal.insecure_test_only_allow_below_128_bits = opt.insecure_test_only_allow_below_128_bits;
-    ch.log_qp = data_bits;
-    for (int b : special) ch.log_qp += b;
-    why << "; N = 2^" << log_n << " (" << (std::size_t{1} << (log_n - 1)) << " slots";
-    if (opt.batch) why << " ≥ batch " << opt.batch;
-    why << "); special primes";
-    for (int b : special) why << " " << b;
-    why << " → log2 QP ≤ " << ch.log_qp;
-    if (ch.max_log_qp) why << " ≤ " << ch.max_log_qp << " (128-bit bound)";
-    ch.explain = why.str();
-    return ch;
 }
 
 }  // namespace hecnn::he

@@ -153,14 +153,87 @@ TEST(Compiler, LinearOnlyModelAndConstantsFoldToOneStep) {
     EXPECT_EQ(plan.steps.size(), 1u);
 }
 
+TEST(Compiler, ProductOfProportionalFormsIsOneSquare) {
+    // x · (w·x + b) with a 1×1 single-channel conv: linear parts proportional, so it is
+    // w·x² + b·x — one Square step on the input wires, no Linear step before it.
+    Builder b({1, 4, 4}, 61);
+    const int x = b.cur();
+    const int y = b.conv(1, 1);
+    b.set_cur(b.node(b.make(nn::Op::Mul, {x, y})));
+    b.dense(3);
+    const auto m = b.finish();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    ASSERT_EQ(plan.steps.size(), 2u) << plan.summary();
+    EXPECT_EQ(plan.steps[0].kind, he::Step::Kind::Square);
+    EXPECT_EQ(plan.steps[0].inputs, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}));
+    EXPECT_EQ(plan.depth, 2);
+}
+
 TEST(Compiler, RefusesProductsOfTwoValues) {
     Builder b({1, 4, 4}, 61);
     const int x = b.cur();
-    b.conv(1, 1);
+    b.conv(1, 3, 1, 1);  // a 3×3 receptive field: not proportional to x
     const int y = b.cur();
     b.set_cur(b.node(b.make(nn::Op::Mul, {x, y})));
     const auto m = b.finish();
     EXPECT_THROW(he::compile(m), nn::ModelError);
+}
+
+TEST(Compiler, RefusesDegreeAboveTwoBetweenMixingLayers) {
+    auto expect_degree = [](const nn::Model& m, const char* deg) {
+        try {
+            he::compile(m);
+            ADD_FAILURE() << "compiled";
+        } catch (const nn::ModelError& e) {
+            EXPECT_NE(std::string(e.what()).find(std::string("degree ") + deg), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("node 'Mul_"), std::string::npos) << e.what();
+        }
+    };
+    {  // x·x·x
+        Builder b({2, 3, 3}, 62);
+        const int x = b.conv(2, 1);
+        const int sq = b.node(b.make(nn::Op::Mul, {x, x}));
+        b.set_cur(b.node(b.make(nn::Op::Mul, {sq, x})));
+        expect_degree(b.finish(), "3");
+    }
+    {  // act → batch norm → act: batch norm is element-wise, the product is x⁴
+        Builder b({2, 3, 3}, 63);
+        b.conv(2, 1);
+        b.act("channel");
+        b.batchnorm();
+        b.act("channel");
+        expect_degree(b.finish(), "4");
+    }
+    // act → average pool → act: the pool mixes elements, each activation is degree 2.
+    Builder b({2, 4, 4}, 64);
+    b.conv(2, 1);
+    b.act("channel");
+    b.avgpool(2, 2);
+    b.act("channel");
+    b.dense(3);
+    const auto m = b.finish();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    EXPECT_EQ(plan.depth, 5);  // conv | square | pool | square | dense
+}
+
+TEST(Compiler, SquareOfAnAffineImageOfAWireReusesItsSquare) {
+    // x = conv(in); x·x + (g·x + β)² (a batch norm of the materialised x is one term per
+    // element): both products square the same wires — one Square step.
+    Builder b({2, 3, 3}, 65);
+    const int x = b.conv(2, 1);
+    const int sq = b.node(b.make(nn::Op::Mul, {x, x}));
+    b.set_cur(x);
+    const int bn = b.batchnorm();
+    const int sq2 = b.node(b.make(nn::Op::Mul, {bn, bn}));
+    b.set_cur(b.node(b.make(nn::Op::Add, {sq, sq2})));
+    b.dense(3);
+    const auto m = b.finish();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    EXPECT_EQ(count(plan, he::Step::Kind::Square), 1);
+    EXPECT_EQ(plan.depth, 3);
 }
 
 TEST(Compiler, LazyRelinearisationWhenTheNextLayerShrinks) {

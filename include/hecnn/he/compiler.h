@@ -21,8 +21,9 @@ struct CompileOptions {
     double relin_cost_macs = 120;  // one relinearisation in ciphertext MACs (bench: 9.4 ms / 77 µs)
 };
 
-// Throws nn::ModelError naming the node for anything that is not affine or a square
-// (a product of two different values). The model must have passed infer_shapes().
+// Throws nn::ModelError naming the node for a product the plan cannot hold: one of degree
+// above 2 between two layers that mix elements (x·x·x), or of two values whose linear
+// parts are not proportional. The model must have passed infer_shapes().
 Plan compile(const nn::Model& model, const CompileOptions& opt = {});
 
 // What parameter selection needs to know and what it decided.
