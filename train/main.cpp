@@ -21,13 +21,13 @@ int main(int argc, char** argv) {
     bool describe = false;
     CLI::App app{"hecnn train: HE-friendly training (polynomial activations, knowledge distillation, ONNX export)", "hecnn train"};
     app.add_option("--dataset", o.dataset, "fashion-mnist [DIR] | cifar10 DIR | folder DIR")->expected(1, 2)->capture_default_str();
-    app.add_option("--arch", o.arch, "cnn (CryptoNets-scale, anchors/seal-beaa.md) | squeezenet (seed 001; 3x32x32 or 1x28x28)")
+    app.add_option("--arch", o.arch, "cnn (CryptoNets-scale, as the SEAL baseline of docs/BASELINES.md) | squeezenet (the BEAA paper's; 3x32x32 or 1x28x28)")
         ->check(CLI::IsMember({"cnn", "squeezenet"}))->capture_default_str();
     app.add_option("--activation", o.activation, "relu (teacher) | poly (a·x² + b·x + c)")->check(CLI::IsMember({"relu", "poly"}))->capture_default_str();
     app.add_option("--granularity", o.granularity, "Polynomial coefficients per layer, channel or element")
         ->check(CLI::IsMember({"layer", "channel", "element"}))->capture_default_str();
     app.add_option("-o,--output", o.output, "Output: OUTPUT.onnx (poly) and OUTPUT.pt (checkpoint; teachers and --init read it)")->capture_default_str();
-    auto* g = "Methodology (seed 000) and distillation";
+    auto* g = "Methodology (ReLU teacher → HE-friendly student) and distillation";
     app.add_option("--init", o.init, "Start from this checkpoint's weights (the ReLU teacher of the same architecture)")->group(g)->check(CLI::ExistingFile);
     app.add_option("--teacher", o.teacher, "Distil from this checkpoint (any architecture, same data)")->group(g)->check(CLI::ExistingFile);
     app.add_option("--temperature,-T", o.temperature, "Distillation temperature T")->group(g)->capture_default_str();
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     app.add_option("--lr", o.lr, "Learning rate (Nesterov SGD)")->group(s)->capture_default_str();
     app.add_option("--momentum", o.momentum, "Momentum")->group(s)->capture_default_str();
     app.add_option("--weight-decay", o.weight_decay, "L2 on weights")->group(s)->capture_default_str();
-    app.add_option("--poly-weight-decay", o.poly_weight_decay, "L2 on the polynomial coefficients (seed 001 eq. 12)")->group(s)->capture_default_str();
+    app.add_option("--poly-weight-decay", o.poly_weight_decay, "L2 on the polynomial coefficients (the BEAA paper, eq. 12)")->group(s)->capture_default_str();
     app.add_option("--schedule", o.schedule, "Learning-rate schedule")->group(s)->check(CLI::IsMember({"cosine", "constant"}))->capture_default_str();
     app.add_option("--epochs", o.epochs, "Epochs")->group(s)->check(CLI::Range(1, 100000))->capture_default_str();
     app.add_option("--batch", o.batch, "Batch size")->group(s)->check(CLI::Range(1, 65536))->capture_default_str();

@@ -236,7 +236,7 @@ TrainResult run_training(const TrainOptions& o) {
         }
     }
 
-    // ---- optimiser: Nesterov SGD; L2 on the coefficients with its own strength (seed 001 eq. 12)
+    // ---- optimiser: Nesterov SGD; L2 on the coefficients with its own strength (the BEAA paper, eq. 12)
     std::vector<torch::Tensor> coeffs, weights;
     for (auto& p : net->named_parameters(true)) {
         const auto& k = p.key();

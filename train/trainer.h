@@ -25,7 +25,8 @@ struct TrainOptions {
     std::string granularity = "element";  // layer | channel | element
     std::string output = "model.onnx";    // poly: OUTPUT.onnx + OUTPUT.pt; relu: OUTPUT.pt
 
-    // Seed 000's methodology.
+    // The methodology of "A methodology for training homomorphic encryption friendly
+    // neural networks" (docs/BASELINES.md).
     std::string init;                // checkpoint to start from (the teacher's weights)
     std::string teacher;             // knowledge-distillation teacher checkpoint (any arch)
     double temperature = 4.0, alpha = 0.5;

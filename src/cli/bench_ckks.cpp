@@ -5,7 +5,7 @@
 //  - the linear layer computed the way a general-purpose library does it: one scalar
 //    multiplication and one addition per multiply-accumulate, each fully reduced.
 // The anchor figures of Microsoft SEAL 4.4.3 on this kind of machine are printed next to
-// ours for reference (../shared/anchors/seal-ckks.md), as ratios.
+// ours for reference (docs/BASELINES.md), as ratios.
 #include "bench_ckks.h"
 
 #include <omp.h>
@@ -67,7 +67,8 @@ ckks::ParametersLiteral bench_literal(int log_n, bool seal_layout) {
     return lit;
 }
 
-// SEAL 4.4.3 medians (ms) from ../shared/anchors/seal-ckks.md, indexed by log N.
+// SEAL 4.4.3 medians (ms) of docs/BASELINES.md, indexed by log N (P3, P2, P1 there; encode
+// at log N 15: 19, the middle of the measured 15–23).
 const std::map<std::string, std::map<int, double>>& seal_anchor() {
     static const std::map<std::string, std::map<int, double>> t = {
         {"relin_keygen", {{15, 743}, {14, 83}, {13, 7.2}}},
@@ -307,7 +308,7 @@ void add_bench_ckks(CLI::App& bench) {
             std::cout << "warning: load average " << load[0] << " on " << omp_get_num_procs()
                       << " cores: other work is running, figures will be noisy (threads > 1 especially)\n";
         std::cout << "hecnn bench ckks: " << opt->threads << " thread(s); times are medians.\n"
-                  << "SEAL anchor = Microsoft SEAL 4.4.3 on this kind of machine (shared/anchors/seal-ckks.md), single thread.\n"
+                  << "SEAL anchor = Microsoft SEAL 4.4.3 on this kind of machine (docs/BASELINES.md), single thread.\n"
                   << "in-run base = the same engine in SEAL's layout (relin) or one reduced multiply+add per MAC (linear).\n";
         nlohmann::json all = nlohmann::json::array();
         for (int log_n : opt->log_n) all.push_back(run_one(log_n, *opt));

@@ -49,7 +49,9 @@ void run_child(const std::vector<std::string>& argv, const std::string& what) {
 }
 
 // The HE-friendly model of the training issue: a ReLU teacher, then the element-wise
-// quadratic student started from its weights (seed 000's methodology). Cached between runs.
+// quadratic student started from its weights (the methodology of "A methodology for
+// training homomorphic encryption friendly neural networks", docs/BASELINES.md). Cached
+// between runs.
 fs::path trained_model(const DemoOptions& o, const fs::path& dir, double& seconds) {
     if (!o.model.empty()) return o.model;
     const fs::path model = dir / "model.onnx";

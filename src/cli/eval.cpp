@@ -118,8 +118,8 @@ void add_eval(CLI::App& app) {
 
 void add_describe(CLI::App& app) {
     auto o = std::make_shared<DescribeOptions>();
-    auto* cmd = app.add_subcommand("describe", "Layers of an architecture: shapes, multiplicative depth, weights, MACs and seed 001's Table-3 counts");
-    cmd->add_option("arch", o->arch, "cnn (CryptoNets-scale, anchors/seal-beaa.md) or squeezenet (seed 001)")->check(CLI::IsMember(nn::arch_names()))->capture_default_str();
+    auto* cmd = app.add_subcommand("describe", "Layers of an architecture: shapes, multiplicative depth, weights, MACs and the BEAA paper's Table-3 counts");
+    cmd->add_option("arch", o->arch, "cnn (CryptoNets-scale, as the SEAL baseline of docs/BASELINES.md) or squeezenet (the BEAA paper's)")->check(CLI::IsMember(nn::arch_names()))->capture_default_str();
     cmd->add_option("--input", o->input, "Input shape CxHxW (squeezenet: 3x32x32 or 1x28x28)")->capture_default_str();
     cmd->add_option("--classes", o->classes, "Number of classes")->check(CLI::Range(2, 100000))->capture_default_str();
     cmd->add_option("--granularity", o->granularity, "layer, channel and/or element")->capture_default_str();

@@ -1,5 +1,5 @@
 // `hecnn eval` (plaintext reference runner on an ONNX model) and `hecnn describe`
-// (architecture table with multiplicative depth and seed 001's Table-3 counts).
+// (architecture table with multiplicative depth and the BEAA paper's Table-3 counts).
 #pragma once
 
 #include <CLI/CLI.hpp>

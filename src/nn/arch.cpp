@@ -52,12 +52,13 @@ Arch make_arch(const std::string& name, const Shape& input, int64_t classes) {
     Arch a{name, input, classes, {}};
     auto& L = a.layers;
     if (name == "cnn") {
-        // anchors/seal-beaa.md: conv 1→6 5×5 stride 2, act, avgpool 2×2, dense →48, act, dense.
+        // The CryptoNets-scale CNN of the SEAL baseline (docs/BASELINES.md): conv 1→6 5×5 stride 2,
+        // act, avgpool 2×2, dense →48, act, dense.
         if (input[1] < 7 || input[2] < 7) throw std::invalid_argument("cnn needs inputs of at least 7×7");
         L = {conv("conv1", 6, 5, 2, 0), simple(K::Act, "act1"), pool("pool1", 2, 2, 0), simple(K::Flatten, "flatten"),
              dense("fc1", 48),          simple(K::Act, "act2"),  dense("fc2", classes)};
     } else if (name == "squeezenet") {
-        // Seed 001 / HEMET's optimized SqueezeNet: Conv modules are conv → act → BN; two
+        // The BEAA paper's (after HEMET) optimized SqueezeNet: Conv modules are conv → act → BN; two
         // Fire modules; average pools 3/2 (pad 1) halve the size twice; the last pool is
         // global. 32×32 → 16 → 8 (CIFAR-10, OCTID); the 28×28 variant → 14 → 7.
         if (!((input[1] == 32 && input[2] == 32) || (input[1] == 28 && input[2] == 28)))
@@ -169,7 +170,7 @@ std::string describe_table(const Arch& arch, Granularity g) {
                   total, static_cast<long long>(w), static_cast<long long>(macs), static_cast<long long>(acts));
     out += buf;
     std::snprintf(buf, sizeof buf,
-                  "seed 001 Table 3 (%s-wise): %lld polynomial parameters; activation evaluations per image: %lld with one "
+                  "BEAA paper Table 3 (%s-wise): %lld polynomial parameters; activation evaluations per image: %lld with one "
                   "ciphertext per channel (channel packing), %lld with one ciphertext per element (element-wise packing, "
                   "shared by a batch of up to N/2 images)\n",
                   granularity_name(g), static_cast<long long>(ap), static_cast<long long>(ec), static_cast<long long>(ee));

@@ -136,7 +136,7 @@ private:
     int cur_ = -1;
 };
 
-// The CryptoNets-scale model of anchors/seal-beaa.md, for an input of [1, S, S].
+// The CryptoNets-scale model of the SEAL baseline (docs/BASELINES.md), for an input of [1, S, S].
 inline nn::Model cryptonets(int64_t S = 28, unsigned seed = 7) {
     Builder b({1, S, S}, seed);
     b.conv(6, 5, 2);

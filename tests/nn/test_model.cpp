@@ -148,7 +148,8 @@ TEST(Model, ValidationNamesTheNode) {
 }
 
 TEST(Arch, SqueezeNetMatchesTheDesignCounts) {
-    // DESIGN §2: ~33 M MACs and ~164 k activations per CIFAR image.
+    // docs/BASELINES.md (the BEAA SqueezeNet shape): ~33 M MACs and ~164 k activations per
+    // CIFAR image.
     auto a = make_arch("squeezenet", {3, 32, 32}, 10);
     int64_t macs = 0, evals = 0, params_layer = 0;
     for (const auto& r : describe(a, Granularity::Element)) macs += r.macs, evals += r.act_evals_element_packed;

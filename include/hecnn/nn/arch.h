@@ -1,6 +1,6 @@
 // The architectures hecnn trains, described without any framework: the training code
 // builds its modules from an Arch, and `hecnn describe` prints each layer's output shape,
-// multiplicative depth and the counts of seed 001's Table 3 from it.
+// multiplicative depth and the counts of Table 3 of the BEAA paper (docs/BASELINES.md) from it.
 #pragma once
 
 #include <cstdint>
@@ -37,9 +37,9 @@ struct Arch {
     std::vector<LayerSpec> layers;
 };
 
-// "cnn": the CryptoNets-scale CNN of anchors/seal-beaa.md (conv 1→6 5×5/2, act, avgpool
-// 2×2, dense →48, act, dense →classes). "squeezenet": the optimized SqueezeNet of seed
-// 001 for [3,32,32] (CIFAR-10, OCTID) or its variant for [1,28,28] (Fashion-MNIST).
+// "cnn": the CryptoNets-scale CNN of the SEAL baseline, docs/BASELINES.md (conv 1→6 5×5/2,
+// act, avgpool 2×2, dense →48, act, dense →classes). "squeezenet": the optimized SqueezeNet
+// of the BEAA paper for [3,32,32] (CIFAR-10, OCTID) or its variant for [1,28,28] (Fashion-MNIST).
 // Throws std::invalid_argument naming what does not fit.
 Arch make_arch(const std::string& name, const Shape& input, int64_t classes);
 std::vector<std::string> arch_names();
@@ -56,7 +56,7 @@ struct LayerInfo {
     int64_t act_evals_element_packed = 0;  // activation evaluations, one ciphertext per element
 };
 
-// Depth model (DESIGN §2): a conv/dense layer costs one level (one rescale per output),
+// Depth model: a conv/dense layer costs one level (one rescale per output),
 // an activation one level (square; its coefficients and batch norm fold into the
 // neighbouring linear layers), pooling and batch norm none.
 std::vector<LayerInfo> describe(const Arch& arch, Granularity g);
