@@ -291,7 +291,7 @@ io::PlanFile plan_for(const ckks::ContextPtr& ctx, std::size_t batch) {
     p.outputs = 2;
     p.preprocessing.mean = {0.5};
     p.preprocessing.std = {0.25};
-    p.classes = {"no", "yes"};
+    p.preprocessing.classes = {"no", "yes"};
     p.batch = batch;
     p.depth = ctx->max_level();
     p.lazy_relin = true;

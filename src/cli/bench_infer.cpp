@@ -12,19 +12,23 @@
 #include <nlohmann/json.hpp>
 
 #include "format.h"
+#include "preprocessing_options.h"
 #include "hecnn/he/pipeline.h"
-#include "hecnn/io/dataset.h"
+#include "hecnn/io/images.h"
+#include "hecnn/io/planner.h"
 #include "hecnn/io/onnx.h"
 
 namespace hecnn::cli {
 namespace {
 
 struct InferOptions {
-    std::string model, images = "fashion-mnist", json, plot, rates, batches, memory, spill_dir;
+    std::string model, json, plot, rates, batches, memory, spill_dir;
+    std::vector<std::string> images{"fashion-mnist"}, calib;  // calib empty: the images' data set (training part)
     std::size_t count = 0, calib_samples = 1024;
     int threads = 0, log_n = 0, repeat = 1;
     double scale_bits = 40, precision_bits = 20;
     bool no_lazy = false, lazy_inputs = false;
+    nn::PreprocessingOverride preprocessing;
 };
 
 struct Images {
@@ -33,27 +37,27 @@ struct Images {
     std::size_t samples = 0;
 };
 
-// Preprocessed Fashion-MNIST images (train: calibration, test: the batch), or uniform
-// values in [-3, 3] without labels.
-Images load_images(const nn::Model& m, const std::string& kind, bool train, std::size_t count) {
+// The batch: the images' inference part (a data set's test split), preprocessed as the plan
+// says, or uniform values in [-3, 3] without labels.
+Images load_batch(const nn::Model& m, const std::vector<std::string>& spec, const nn::Preprocessing& p, std::size_t count) {
     const auto F = static_cast<std::size_t>(nn::element_count(m.input_shape()));
     Images im;
-    if (kind == "random") {
-        std::mt19937_64 rng(train ? 1 : 2);
+    if (spec == std::vector<std::string>{"random"}) {
+        std::mt19937_64 rng(2);  // not the calibration's values (seed 1)
         std::uniform_real_distribution<double> u(-3, 3);
         im.samples = count;
         im.x.resize(count * F);
         for (auto& v : im.x) v = u(rng);
         return im;
     }
-    const auto d = io::load_fashion_mnist(train, io::kFashionMnistDir, count);
-    if (static_cast<std::size_t>(d.sample_size()) != F)
-        throw std::runtime_error("the model takes " + nn::to_string(m.input_shape()) + " inputs, Fashion-MNIST images are 1x28x28");
-    if (d.size() < count) throw std::runtime_error("only " + std::to_string(d.size()) + " images available");
-    im.samples = d.size();
-    im.x.resize(im.samples * F);
-    for (std::size_t i = 0; i < im.samples; ++i) io::to_input(d, i, m.preprocessing, std::span<double>(im.x.data() + i * F, F));
-    im.labels.assign(d.labels.begin(), d.labels.end());
+    auto d = io::load_images(spec, m.input_shape(), io::ImagePart::inference).data;
+    if (d.size() < count) throw std::runtime_error("only " + std::to_string(d.size()) + " images for a batch of " + std::to_string(count));
+    im.samples = count;
+    im.x.resize(count * F);
+    for (std::size_t i = 0; i < count; ++i) io::to_input(d, i, p, std::span<double>(im.x.data() + i * F, F));
+    bool known = false;
+    for (std::size_t i = 0; i < count; ++i) known |= d.labels[i] >= 0;
+    if (known) im.labels.assign(d.labels.begin(), d.labels.begin() + static_cast<std::ptrdiff_t>(count));
     return im;
 }
 
@@ -246,7 +250,11 @@ void run_infer(const InferOptions& o) {
         sizes = rep;
     }
 
-    he::PipelineOptions popt;
+    io::PlanRequest req;
+    req.preprocessing = o.preprocessing;
+    req.calib = !o.calib.empty() ? o.calib : o.images;
+    req.calib_samples = o.calib_samples;
+    he::PipelineOptions& popt = req.pipeline;
     popt.compile.lazy_relin = !o.no_lazy;
     popt.params.scale_bits = o.scale_bits;
     popt.params.precision_bits = o.precision_bits;
@@ -258,9 +266,10 @@ void run_infer(const InferOptions& o) {
     popt.lazy_inputs = o.lazy_inputs;
     if (!o.rates.empty()) popt.rates = he::Rates::from_bench_json(o.rates, 14);
 
-    std::printf("[%s] compiling %s; calibrating on %zu %s training images\n", stamp().c_str(), o.model.c_str(), o.calib_samples, o.images.c_str());
-    const auto calib = load_images(m, o.images, true, o.calib_samples);
-    const auto compiled = he::compile_for_batch(m, calib.x, calib.samples, popt);
+    std::printf("[%s] compiling %s; calibrating on %s\n", stamp().c_str(), o.model.c_str(), req.calib[0].c_str());
+    const auto planned = io::plan_model(m, req);
+    const auto& compiled = planned.compiled;
+    std::printf("[%s] calibrated on %s\n", stamp().c_str(), planned.calib_source.c_str());
     const int log_n = compiled.choice.literal.log_n;
     if (!o.rates.empty()) popt.rates = he::Rates::from_bench_json(o.rates, log_n);
     const std::size_t slots = std::size_t{1} << (log_n - 1);
@@ -269,8 +278,8 @@ void run_infer(const InferOptions& o) {
     std::printf("[%s] plan: depth %d, %zu steps; %s\n", stamp().c_str(), compiled.plan.depth, compiled.plan.steps.size(), compiled.choice.explain.c_str());
 
     const std::size_t load = *std::max_element(sizes.begin(), sizes.end());
-    std::printf("[%s] loading %zu %s test images\n", stamp().c_str(), load, o.images.c_str());
-    const auto test = load_images(m, o.images, false, load);
+    std::printf("[%s] loading %zu %s images\n", stamp().c_str(), load, o.images[0].c_str());
+    const auto test = load_batch(m, o.images, planned.preprocessing, load);
     const auto F = static_cast<std::size_t>(compiled.plan.input_count);
 
     std::vector<he::PipelineReport> rows;
@@ -324,8 +333,13 @@ void add_bench_infer(CLI::App& bench) {
                                      "Encrypted batch inference end to end in one process, measured (client keygen + seeded encryption, server "
                                      "with the relinearisation key only, client decryption), checked against the plaintext reference runner");
     cmd->add_option("model", o->model, "ONNX model")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--images", o->images, "Images: fashion-mnist (test split; calibration on the training split) or random")
-        ->check(CLI::IsMember({"fashion-mnist", "random"}))->capture_default_str();
+    cmd->add_option("--images", o->images,
+                    "The batch: fashion-mnist [DIR] | cifar10 DIR (test split) | folder DIR (every image) | image FILES | random")
+        ->expected(1, -1)->capture_default_str();
+    cmd->add_option("--calib", o->calib,
+                    "Calibration data, its training part (default: the --images data set's training split; random for random)")
+        ->expected(1, -1);
+    add_preprocessing_options(cmd, o->preprocessing, "used for calibration and the batch");
     cmd->add_option("--count,--batch", o->count, "Images in the batch (0: all slots of the chosen ring)");
     cmd->add_option("--batches", o->batches, "Comma-separated batch sizes to run one after the other at the same N (e.g. 1024,2048,4096,8192)");
     cmd->add_option("--repeat", o->repeat, "Run every batch this many times in one process (the first run pays first-touch page faults)")

@@ -66,7 +66,7 @@ void run_decrypt(const DecryptOptions& o) {
     if (labels && labels->second.names.size() != B)
         throw std::runtime_error(labels->first.string() + " names " + std::to_string(labels->second.names.size()) + " images, the result has " +
                                  std::to_string(B));
-    std::vector<std::string> classes = plan.classes;
+    std::vector<std::string> classes = plan.preprocessing.classes;
     if (classes.empty() && labels && labels->second.classes.size() == K) classes = labels->second.classes;
     auto class_name = [&](int c) { return classes.empty() ? std::to_string(c) : classes[static_cast<std::size_t>(c)]; };
 

@@ -13,7 +13,8 @@
 #include "format.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/pipeline.h"
-#include "hecnn/io/dataset.h"
+#include "hecnn/io/images.h"
+#include "hecnn/io/planner.h"
 #include "hecnn/io/keyset.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
@@ -77,10 +78,10 @@ fs::path trained_model(const DemoOptions& o, const fs::path& dir, double& second
     return model;
 }
 
-std::vector<double> preprocessed(const io::Dataset& d, const nn::Model& m) {
+std::vector<double> preprocessed(const io::Dataset& d, const nn::Preprocessing& p) {
     const auto F = static_cast<std::size_t>(d.sample_size());
     std::vector<double> x(d.size() * F);
-    for (std::size_t i = 0; i < d.size(); ++i) io::to_input(d, i, m.preprocessing, std::span<double>(x.data() + i * F, F));
+    for (std::size_t i = 0; i < d.size(); ++i) io::to_input(d, i, p, std::span<double>(x.data() + i * F, F));
     return x;
 }
 
@@ -97,20 +98,20 @@ void run_demo(const DemoOptions& o) {
     const auto onnx = ckks::read_file(model_path, io::kMaxOnnxBytes);
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     const nn::Model model = io::parse_onnx(onnx_bytes);
-    const auto calib = io::load_fashion_mnist(true, io::kFashionMnistDir, o.calib);
-    if (calib.sample_size() != nn::element_count(model.input_shape()))
-        throw std::runtime_error("the model takes " + nn::to_string(model.input_shape()) + " inputs; the demo uses Fashion-MNIST (1x28x28)");
-    he::PipelineOptions popt;
-    popt.params.batch = o.count;
-    popt.params.log_n = o.log_n;
-    popt.params.insecure_test_only_allow_below_128_bits = o.insecure;
-    if (o.insecure) popt.params.min_log_n = 1;
-    const auto cx = preprocessed(calib, model);
-    const he::CompiledModel compiled = he::compile_for_batch(model, cx, calib.size(), popt);
+    io::PlanRequest req;
+    req.calib = {"fashion-mnist"};
+    req.calib_samples = o.calib;
+    he::ParamOptions& popt = req.pipeline.params;
+    popt.batch = o.count;
+    popt.log_n = o.log_n;
+    popt.insecure_test_only_allow_below_128_bits = o.insecure;
+    if (o.insecure) popt.min_log_n = 1;
+    const auto planned = io::plan_model(model, req);
+    const he::CompiledModel& compiled = planned.compiled;
     const auto ctx = ckks::Context::create(compiled.choice.literal);
     const std::size_t batch = o.count ? o.count : ctx->slots();
     const auto pred = he::simulate(compiled.plan, *ctx, he::Rates::defaults(), -1, o.threads > 0 ? o.threads : omp_get_max_threads());
-    io::PlanFile plan = io::make_plan_file(model, onnx_bytes, compiled, batch, &pred);
+    io::PlanFile plan = io::make_plan_file(planned.preprocessing, onnx_bytes, compiled, batch, &pred);
     plan.model_name = model_path.filename().string();
     const fs::path plan_path = dir / "plan.json";
     io::save_plan(plan_path, plan);
@@ -127,9 +128,10 @@ void run_demo(const DemoOptions& o) {
     std::printf("[3/7] keygen: secret key %s (stays here, mode 0600), evaluation keys %s (for the server)\n",
                 human_bytes(static_cast<double>(ks.secret_bytes)).c_str(), human_bytes(static_cast<double>(ks.eval_keys_bytes)).c_str());
 
-    const auto test = io::load_fashion_mnist(false, io::kFashionMnistDir, batch);
+    auto test = io::load_images({"fashion-mnist"}, plan.input_shape, io::ImagePart::inference).data;
     if (test.size() < batch) throw std::runtime_error("only " + std::to_string(test.size()) + " test images for a batch of " + std::to_string(batch));
-    const auto x = preprocessed(test, model);
+    test = test.slice(0, batch);
+    const auto x = preprocessed(test, plan.preprocessing);
     const fs::path batch_path = dir / "client" / "batch.hecnn", result_path = dir / "client" / "result.hecnn";
     t = Clock::now();
     {

@@ -8,8 +8,10 @@
 #include <iostream>
 
 #include "format.h"
+#include "preprocessing_options.h"
 #include "hecnn/io/dataset.h"
 #include "hecnn/io/onnx.h"
+#include "hecnn/io/planner.h"
 #include "hecnn/nn/arch.h"
 #include "hecnn/nn/reference.h"
 
@@ -20,7 +22,7 @@ struct EvalOptions {
     std::string model;
     std::vector<std::string> dataset{"fashion-mnist"};
     std::string split = "test";
-    std::string scale, mean, std, classes;
+    nn::PreprocessingOverride preprocessing;
     size_t limit = 0;
     int threads = 0;
     uint64_t seed = 1;
@@ -30,12 +32,8 @@ struct EvalOptions {
 void run_eval(const EvalOptions& o) {
     auto t0 = std::chrono::steady_clock::now();
     nn::Model m = io::load_onnx(o.model);
-    auto& p = m.preprocessing;
-    if (!o.scale.empty()) p.scale = io::parse_doubles(o.scale).at(0);
-    if (!o.mean.empty()) p.mean = io::parse_doubles(o.mean);
-    if (!o.std.empty()) p.std = io::parse_doubles(o.std);
-    if (!o.classes.empty()) p.classes = io::split_commas(o.classes);
-    if (!m.metadata.count(io::kMetaMean) && o.mean.empty())
+    const nn::Preprocessing p = io::resolve_preprocessing(m, o.preprocessing);
+    if (!m.metadata.count(io::kMetaMean) && !o.preprocessing.mean)
         std::cerr << "note: the model names no input standardisation (metadata " << io::kMetaMean << "); using pixel·scale as is. "
                   << "Give --mean/--std if it was trained on standardised inputs.\n";
     io::LoadOptions lo;
@@ -105,10 +103,7 @@ void add_eval(CLI::App& app) {
     cmd->add_option("model", o->model, "ONNX model (an export of hecnn train, or any HE-friendly ONNX model)")->required()->check(CLI::ExistingFile);
     cmd->add_option("--dataset", o->dataset, "fashion-mnist [DIR] | cifar10 DIR | folder DIR")->expected(1, 2)->capture_default_str();
     cmd->add_option("--split", o->split, "train, val (10 % of train, seeded) or test")->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
-    cmd->add_option("--scale", o->scale, "Pixel scale (overrides the model's metadata; default 1/255)");
-    cmd->add_option("--mean", o->mean, "Input mean after scaling, one value or one per channel, comma-separated");
-    cmd->add_option("--std", o->std, "Input standard deviation after scaling, comma-separated");
-    cmd->add_option("--classes", o->classes, "Class names, comma-separated");
+    add_preprocessing_options(cmd, o->preprocessing, "");
     cmd->add_option("--limit", o->limit, "Evaluate a stratified sample of this many images (0: all)");
     cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--seed", o->seed, "Seed of the validation split and of --limit's sample")->capture_default_str();

@@ -3,15 +3,15 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "format.h"
+#include "preprocessing_options.h"
 #include "hecnn/he/compiler.h"
 #include "hecnn/he/memory.h"
 #include "hecnn/he/simulator.h"
-#include "hecnn/io/dataset.h"
+#include "hecnn/io/planner.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
 
@@ -19,57 +19,53 @@ namespace hecnn::cli {
 namespace {
 
 struct PlanOptions {
-    std::string model, json, rates, calib = "random", out;
+    std::string model, json, rates, out;
+    std::vector<std::string> calib{"random"};
     std::size_t batch = 0, calib_samples = 256;
     std::string memory;  // budget, human size; empty: he::default_memory_budget()
     int log_n = 0, threads = 1;
     double scale_bits = 40;
     bool no_lazy = false;
+    nn::PreprocessingOverride preprocessing;
 };
 
-// Calibration inputs (samples × features): preprocessed Fashion-MNIST test images, or
-// uniform values in [-3, 3] (a standardised input's range) when no data is given.
-std::vector<double> calibration(const nn::Model& m, const PlanOptions& o, std::size_t& samples) {
-    const auto F = static_cast<std::size_t>(nn::element_count(m.input_shape()));
-    std::vector<double> x;
-    if (o.calib == "fashion-mnist") {
-        const auto d = io::load_fashion_mnist(false, io::kFashionMnistDir, o.calib_samples);
-        if (static_cast<std::size_t>(d.sample_size()) != F) throw std::runtime_error("calibration images do not match the model input");
-        samples = d.size();
-        const auto& p = m.preprocessing;
-        const auto C = static_cast<std::size_t>(d.channels), HW = F / C;
-        x.resize(samples * F);
-        for (std::size_t i = 0; i < samples; ++i)
-            for (std::size_t f = 0; f < F; ++f) {
-                const std::size_t c = f / HW;
-                const double mean = p.mean.empty() ? 0 : p.mean[p.mean.size() == 1 ? 0 : c];
-                const double sd = p.std.empty() ? 1 : p.std[p.std.size() == 1 ? 0 : c];
-                x[i * F + f] = (d.sample(i)[f] * p.scale - mean) / sd;
-            }
-        return x;
+std::string join(const std::vector<double>& v, const char* none) {
+    if (v.empty()) return none;
+    std::string s;
+    for (double x : v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%s%.6g", s.empty() ? "" : ",", x);
+        s += b;
     }
-    samples = o.calib_samples;
-    std::mt19937_64 rng(1);
-    std::uniform_real_distribution<double> u(-3, 3);
-    x.resize(samples * F);
-    for (auto& v : x) v = u(rng);
-    return x;
+    return s;
+}
+
+// "scale 1/255, mean 0.286, std 0.353 (given on the command line)": what clients will apply.
+std::string describe(const nn::Preprocessing& p, const nn::Model& m, const nn::PreprocessingOverride& given) {
+    char scale[32];
+    if (std::fabs(p.scale * 255 - 1) < 1e-12) std::snprintf(scale, sizeof scale, "1/255");
+    else std::snprintf(scale, sizeof scale, "%.6g", p.scale);
+    std::string s = std::string("scale ") + scale + ", mean " + join(p.mean, "0") + ", std " + join(p.std, "1") + "; " +
+                    (p.classes.empty() ? "no class names" : std::to_string(p.classes.size()) + " class names");
+    const bool meta = m.metadata.count(io::kMetaMean) || m.metadata.count(io::kMetaScale);
+    if (!given.empty()) s += " (command line over " + std::string(meta ? "the model's metadata)" : "the defaults)");
+    else s += meta ? " (the model's metadata)" : " (defaults: the model names no preprocessing; give --mean/--std if it was trained on standardised inputs)";
+    return s;
 }
 
 void run_plan(const PlanOptions& o) {
     const auto m = io::load_onnx(o.model);
-    he::CompileOptions copt;
-    copt.lazy_relin = !o.no_lazy;
-    const auto plan = he::compile(m, copt);
-    std::size_t samples = 0;
-    const auto x = calibration(m, o, samples);
-    std::vector<double> ranges;
-    he::run_plaintext(plan, x, samples, &ranges);
-    he::ParamOptions popt;
-    popt.batch = o.batch;
-    popt.log_n = o.log_n;
-    popt.scale_bits = o.scale_bits;
-    const auto ch = he::choose_parameters(plan, ranges, popt);
+    io::PlanRequest req;
+    req.preprocessing = o.preprocessing;
+    req.calib = o.calib;
+    req.calib_samples = o.calib_samples;
+    req.pipeline.compile.lazy_relin = !o.no_lazy;
+    req.pipeline.params.batch = o.batch;
+    req.pipeline.params.log_n = o.log_n;
+    req.pipeline.params.scale_bits = o.scale_bits;
+    const auto planned = io::plan_model(m, req);
+    const auto& plan = planned.compiled.plan;
+    const auto& ch = planned.compiled.choice;
     const auto ctx = ckks::Context::create(ch.literal);
     const auto rates = o.rates.empty() ? he::Rates::defaults() : he::Rates::from_bench_json(o.rates, ctx->log_n());
     he::SimulateOptions so;
@@ -81,28 +77,44 @@ void run_plan(const PlanOptions& o) {
     const std::size_t batch = o.batch ? o.batch : ctx->slots();
     if (!o.out.empty()) {
         // The contract clients (keygen, encrypt) and `hecnn serve` work from.
-        io::write_plan_for(o.out, o.model, m, he::CompiledModel{plan, ch}, batch, &pred);
+        io::write_plan_for(o.out, o.model, planned.preprocessing, planned.compiled, batch, &pred);
         std::printf("wrote       %s (plan file for hecnn keygen / hecnn serve)\n", o.out.c_str());
     }
 
     std::printf("model       %s: input %s, output %s, %.2f M MACs per image\n", o.model.c_str(), nn::to_string(m.input_shape()).c_str(),
                 nn::to_string(m.output_shape()).c_str(), m.macs_per_sample() / 1e6);
     std::printf("parameters  %s\n            %s\n", ctx->describe().c_str(), ch.explain.c_str());
-    std::printf("calibration %zu %s samples; rates: %s (%d thread(s), predicting %d)\n\n", samples, o.calib.c_str(), rates.source.c_str(),
+    std::printf("inputs      %s\n", describe(planned.preprocessing, m, o.preprocessing).c_str());
+    std::printf("calibration %s; rates: %s (%d thread(s), predicting %d)\n\n", planned.calib_source.c_str(), rates.source.c_str(),
                 rates.threads, o.threads);
-    std::printf("%-3s %-7s %-28s %5s %4s %7s %9s %9s %10s %10s %10s %11s %7s %10s\n", "#", "step", "from", "level", "size", "log2 Δ",
-                "outputs", "live", "held", "peak mem", "spilled", "MACs", "relins", "time");
+    // max |v|: the calibrated range of the step's outputs; room: bits they may grow before
+    // they overflow q_0 (he::value_headroom).
+    std::printf("%-3s %-7s %-28s %5s %4s %7s %9s %9s %6s %9s %10s %10s %10s %11s %7s %10s\n", "#", "step", "from", "level", "size", "log2 Δ",
+                "outputs", "max |v|", "room", "live", "held", "peak mem", "spilled", "MACs", "relins", "time");
+    const auto& in = planned.ranges.front();
+    std::printf("%-3s %-7s %-28s %5d %4d %7s %9d %9.3g %6.1f\n", "-", "input", "(preprocessed images)", ctx->max_level(), 2, "", plan.input_count,
+                in.max_abs, in.headroom_bits);
+    std::size_t tightest = 0;
+    for (std::size_t i = 1; i < planned.ranges.size(); ++i)
+        if (planned.ranges[i].headroom_bits < planned.ranges[tightest].headroom_bits) tightest = i;
     for (std::size_t i = 0; i < pred.steps.size(); ++i) {
         const auto& s = pred.steps[i];
         std::string name = s.name.size() > 28 ? s.name.substr(0, 25) + "..." : s.name;
         const std::string kind = s.kind + (plan.steps[i].lazy_relin ? "*" : "");
-        std::printf("%-3zu %-7s %-28s %5d %4d %7.3f %9zu %9zu %10s %10s %10s %11lld %7lld %10s\n", i, kind.c_str(), name.c_str(), s.level, s.size,
-                    std::log2(s.min_scale), s.outputs, s.live, human_bytes(static_cast<double>(s.live_bytes)).c_str(),
+        const auto& r = planned.ranges.at(i + 1);
+        std::printf("%-3zu %-7s %-28s %5d %4d %7.3f %9zu %9.3g %6.1f %9zu %10s %10s %10s %11lld %7lld %10s\n", i, kind.c_str(), name.c_str(), s.level,
+                    s.size, std::log2(s.min_scale), s.outputs, r.max_abs, r.headroom_bits, s.live, human_bytes(static_cast<double>(s.live_bytes)).c_str(),
                     human_bytes(static_cast<double>(s.peak_bytes)).c_str(), human_bytes(static_cast<double>(s.spill_bytes)).c_str(),
                     static_cast<long long>(s.macs), static_cast<long long>(s.relins), human_ms(s.seconds * 1e3).c_str());
     }
     std::printf("(* relinearisation and rescale deferred into the next linear step; held = ciphertexts in memory after the step; "
                 "spilled = written to disk during the step)\n");
+    const auto& t = planned.ranges[tightest];
+    std::printf("headroom    q_0 %d bits, Δ 2^%g: values decrypt correctly up to |v| < 2^%.1f; the calibrated values leave at least %.1f bits "
+                "(%s), %g asked for\n",
+                ch.q0_bits, ch.literal.log_scale, ch.q0_bits - 1 - ch.literal.log_scale, t.headroom_bits,
+                t.step < 0 ? "the inputs" : ("step " + std::to_string(t.step) + " '" + plan.steps[static_cast<std::size_t>(t.step)].name + "'").c_str(),
+                req.pipeline.params.margin_bits);
     std::printf("total       depth %d, %lld ciphertext MACs, %lld squares, %lld relinearisations, %lld rescales\n", plan.depth,
                 static_cast<long long>(pred.macs), static_cast<long long>(pred.squares), static_cast<long long>(pred.relins),
                 static_cast<long long>(pred.rescales));
@@ -129,6 +141,10 @@ void run_plan(const PlanOptions& o) {
                            {"max_log_qp_128", ch.max_log_qp},
                            {"secure_128", ctx->secure_128()},
                            {"explain", ch.explain}};
+        const auto& pp = planned.preprocessing;
+        j["preprocessing"] = {{"scale", pp.scale}, {"mean", pp.mean}, {"std", pp.std}, {"classes", pp.classes}};
+        j["calibration"] = planned.calib_source;
+        j["inputs"] = {{"max_abs", in.max_abs}, {"headroom_bits", in.headroom_bits}};
         j["depth"] = plan.depth;
         j["batch"] = batch;
         j["rates"] = {{"source", rates.source}, {"threads", rates.threads}};
@@ -140,7 +156,8 @@ void run_plan(const PlanOptions& o) {
                              {"peak_bytes", s.peak_bytes}, {"macs", s.macs}, {"squares", s.squares}, {"relins", s.relins},
                              {"rescales", s.rescales}, {"drops", s.drops}, {"lazy_relin", plan.steps[i].lazy_relin},
                              {"spilled", s.spilled}, {"spill_bytes", s.spill_bytes}, {"load_bytes", s.load_bytes},
-                             {"seconds", s.seconds}});
+                             {"seconds", s.seconds}, {"max_abs", planned.ranges.at(i + 1).max_abs},
+                             {"headroom_bits", planned.ranges.at(i + 1).headroom_bits}});
         }
         j["steps"] = steps;
         j["totals"] = {{"macs", pred.macs}, {"squares", pred.squares}, {"relins", pred.relins}, {"rescales", pred.rescales},
@@ -164,14 +181,17 @@ void add_plan(CLI::App& app) {
     cmd->add_option("--memory", o->memory, "Ciphertext memory budget, e.g. 2G, 512M or bytes (default: 60 % of MemAvailable)");
     cmd->add_option("--log-n", o->log_n, "Ring degree 2^n (0: automatic)");
     cmd->add_option("--scale-bits", o->scale_bits, "log2 of the scale Δ")->capture_default_str();
-    cmd->add_option("--calib", o->calib, "Calibration data: random (uniform in [-3, 3]) or fashion-mnist")
-        ->check(CLI::IsMember({"random", "fashion-mnist"}))->capture_default_str();
-    cmd->add_option("--calib-samples", o->calib_samples, "Calibration samples")->capture_default_str();
+    cmd->add_option("--calib", o->calib,
+                    "Calibration data, always its TRAINING part: fashion-mnist [DIR] | cifar10 DIR | folder DIR (its training split, as "
+                    "`hecnn train`) | image FILES | random (uniform in [-3, 3], no data)")
+        ->expected(1, -1)->capture_default_str();
+    cmd->add_option("--calib-samples", o->calib_samples, "Calibration images (a stratified sample of the training part)")->capture_default_str();
+    add_preprocessing_options(cmd, o->preprocessing, "stored in the plan: keygen, encrypt and client apply exactly these");
     cmd->add_option("--rates", o->rates, "JSON of `hecnn bench ckks --json` (default: built-in rates)");
     cmd->add_option("--threads", o->threads, "Threads the time prediction assumes")->capture_default_str();
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
     cmd->add_option("--json", o->json, "Write the plan and prediction as JSON");
-    cmd->add_option("--out", o->out, "Write the plan file PLAN.json for `hecnn keygen` and `hecnn serve` (use --calib fashion-mnist for real data)");
+    cmd->add_option("--out", o->out, "Write the plan file PLAN.json for `hecnn keygen` and `hecnn serve` (calibrate on the data it will see: --calib)");
     cmd->callback([o] { run_plan(*o); });
 }
 

@@ -99,4 +99,26 @@ ParamChoice choose_parameters(const Plan& plan, std::span<const double> wire_max
     return ch;
 }
 
+std::vector<StepRange> value_headroom(const Plan& plan, std::span<const double> wire_max_abs, const ParamChoice& choice) {
+    if (wire_max_abs.size() != static_cast<std::size_t>(plan.wire_count()))
+        throw std::invalid_argument("value_headroom: one calibrated range per wire expected");
+    const double sb = choice.literal.log_scale, q0 = choice.q0_bits;
+    std::vector<StepRange> out(plan.steps.size() + 1);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i].step = static_cast<int>(i) - 1, out[i].headroom_bits = 1e300;
+    auto bits = [](double v) { return std::log2(std::max(v, 1e-300)); };
+    for (int w = 0; w < plan.wire_count(); ++w) {
+        StepRange& r = out[static_cast<std::size_t>(plan.wire_step[w] + 1)];
+        r.max_abs = std::max(r.max_abs, wire_max_abs[w]);
+        r.headroom_bits = std::min(r.headroom_bits, q0 - 1 - sb - bits(wire_max_abs[w]));
+    }
+    for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+        if (plan.steps[s].kind != Step::Kind::Square) continue;
+        for (int w : plan.steps[s].inputs) {
+            const int l = plan.depth - plan.wire_depth[w];  // the square's input level, as choose_parameters
+            out[s + 1].headroom_bits = std::min(out[s + 1].headroom_bits, (q0 + l * sb - 1 - 2 * sb) / 2 - bits(wire_max_abs[w]));
+        }
+    }
+    return out;
+}
+
 }  // namespace hecnn::he

@@ -33,9 +33,8 @@ int argmax(std::span<const double> v) {
 CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> calib, std::size_t calib_samples, const PipelineOptions& opt) {
     CompiledModel c;
     c.plan = compile(model, opt.compile);
-    std::vector<double> ranges;
-    if (calib_samples) run_plaintext(c.plan, calib, calib_samples, &ranges);
-    c.choice = choose_parameters(c.plan, ranges, opt.params);
+    if (calib_samples) run_plaintext(c.plan, calib, calib_samples, &c.wire_max_abs);
+    c.choice = choose_parameters(c.plan, c.wire_max_abs, opt.params);
     return c;
 }
 

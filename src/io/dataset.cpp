@@ -20,6 +20,13 @@ Dataset Dataset::subset(const std::vector<size_t>& idx) const {
     return d;
 }
 
+Dataset Dataset::slice(size_t begin, size_t end) const {
+    if (begin > end || end > size()) throw std::out_of_range("slice out of range");
+    std::vector<size_t> idx(end - begin);
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = begin + i;
+    return subset(idx);
+}
+
 void Dataset::append(const Dataset& o) {
     if (o.channels != channels || o.height != height || o.width != width) throw DatasetError("cannot append images of another size");
     pixels.insert(pixels.end(), o.pixels.begin(), o.pixels.end());
@@ -79,16 +86,14 @@ template <class T>
 void to_input_impl(const Dataset& d, size_t i, const nn::Preprocessing& p, std::span<T> out) {
     const int64_t C = d.channels, HW = d.height * d.width;
     if (static_cast<int64_t>(out.size()) != C * HW) throw std::invalid_argument("input buffer size does not match the image");
-    auto pick = [&](const std::vector<double>& v, int64_t c, double def) {
-        if (v.empty()) return def;
-        if (v.size() == 1) return v[0];
-        if (static_cast<int64_t>(v.size()) != C)
-            throw std::invalid_argument("preprocessing gives " + std::to_string(v.size()) + " values for " + std::to_string(C) + " channels");
-        return v[static_cast<size_t>(c)];
-    };
+    try {
+        p.check(C);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string(e.what()) + " (the images have " + std::to_string(C) + " channel(s))");
+    }
     auto px = d.sample(i);
     for (int64_t c = 0; c < C; ++c) {
-        const double m = pick(p.mean, c, 0.0), s = pick(p.std, c, 1.0);
+        const double m = p.mean_of(static_cast<size_t>(c)), s = p.std_of(static_cast<size_t>(c));
         for (int64_t j = 0; j < HW; ++j) out[c * HW + j] = static_cast<T>((px[c * HW + j] * p.scale - m) / s);
     }
 }

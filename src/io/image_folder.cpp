@@ -148,8 +148,61 @@ std::vector<uint8_t> augment_image(std::span<const uint8_t> img, int64_t c, int6
     return out;
 }
 
-Split load_image_folder(const std::string& dir, const FolderOptions& opt) {
+namespace {
+
+std::string lower_extension(const fs::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return ext;
+}
+
+bool image_extension(const fs::path& p) {
+    const auto ext = lower_extension(p);
+    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+Image read_image(const fs::path& p) { return lower_extension(p) == ".png" ? read_png(p.string()) : read_jpeg(p.string()); }
+
+void check_geometry(const FolderOptions& opt) {
     if (opt.size < 4 || opt.size > 1024) throw DatasetError("image size must be 4 to 1024");
+    if (opt.channels != 0 && opt.channels != 1 && opt.channels != 3)
+        throw DatasetError("images can be made grey (1 channel) or RGB (3 channels), not " + std::to_string(opt.channels) + " channels");
+}
+
+// Every image resized to the options' size and converted to their channels (0: grey if all
+// are grey, else RGB), labels as given.
+Dataset to_dataset(const std::vector<Image>& images, std::vector<int32_t> labels, const FolderOptions& opt) {
+    int64_t channels = opt.channels;
+    if (channels == 0) {
+        channels = 1;
+        for (const auto& im : images) channels = im.c == 3 ? 3 : channels;
+    }
+    Dataset all;
+    all.channels = channels, all.height = all.width = opt.size;
+    for (const auto& im : images) {
+        auto px = resize(im, opt.size, channels);
+        all.pixels.insert(all.pixels.end(), px.begin(), px.end());
+    }
+    all.labels = std::move(labels);
+    return all;
+}
+
+}  // namespace
+
+Dataset load_image_files(const std::vector<std::string>& files, const FolderOptions& opt) {
+    check_geometry(opt);
+    std::vector<Image> images;
+    for (const auto& f : files) {
+        if (!image_extension(f)) throw DatasetError("'" + f + "': not a .png, .jpg or .jpeg file");
+        std::error_code ec;
+        if (!fs::is_regular_file(f, ec)) throw DatasetError("'" + f + "': no such image file");
+        images.push_back(read_image(f));
+    }
+    return to_dataset(images, std::vector<int32_t>(files.size(), -1), opt);
+}
+
+Split load_image_folder(const std::string& dir, const FolderOptions& opt) {
+    check_geometry(opt);
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) throw DatasetError("'" + dir + "' is not a directory (one sub-folder per class expected)");
     std::vector<std::string> classes;
@@ -158,31 +211,19 @@ Split load_image_folder(const std::string& dir, const FolderOptions& opt) {
     if (classes.size() < 2) throw DatasetError("'" + dir + "' needs at least two class sub-folders");
     std::vector<Image> images;
     std::vector<int32_t> labels;
-    bool colour = false;
     for (size_t c = 0; c < classes.size(); ++c) {
         std::vector<fs::path> files;
-        for (const auto& e : fs::directory_iterator(fs::path(dir) / classes[c])) {
-            std::string ext = e.path().extension().string();
-            std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-            if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(e.path());
-        }
+        for (const auto& e : fs::directory_iterator(fs::path(dir) / classes[c]))
+            if (e.is_regular_file() && image_extension(e.path())) files.push_back(e.path());
         std::sort(files.begin(), files.end());
         if (files.empty()) throw DatasetError("class folder '" + classes[c] + "' holds no PNG or JPEG image");
         for (const auto& p : files) {
-            const std::string ext = p.extension().string();
-            images.push_back(ext == ".png" || ext == ".PNG" ? read_png(p.string()) : read_jpeg(p.string()));
-            colour |= images.back().c == 3;
+            images.push_back(read_image(p));
             labels.push_back(static_cast<int32_t>(c));
         }
     }
-    Dataset all;
-    all.channels = colour ? 3 : 1, all.height = all.width = opt.size;
+    Dataset all = to_dataset(images, std::move(labels), opt);
     all.classes = classes;
-    for (size_t i = 0; i < images.size(); ++i) {
-        auto px = resize(images[i], opt.size, all.channels);
-        all.pixels.insert(all.pixels.end(), px.begin(), px.end());
-        all.labels.push_back(labels[i]);
-    }
     auto parts = stratified_split(all.labels, {opt.train, opt.val}, opt.seed);
     Split s{all.subset(parts[0]), all.subset(parts[1]), all.subset(parts[2])};
     if (opt.augment > 0) {

@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <system_error>
@@ -30,6 +31,36 @@ std::vector<std::uint8_t> read_in(const fs::path& dir, const char* name, std::si
     std::error_code ec;
     if (!fs::exists(p, ec)) throw std::runtime_error(p.string() + " is missing: this is not a complete key directory (run `hecnn keygen`)");
     return ckks::read_file(p, max_bytes);
+}
+
+// Whether the relinearisation key was made with this secret key: b_j = −a_j·s + e_j +
+// P·g_j·s² (keys.h), and on a modulus outside digit j's gadget (a special prime) the last
+// term vanishes, so b_j + a_j·s = e_j there: a Gaussian error (σ 3.2, well below 2^20). For
+// any other secret key it is a uniform residue, above 2^20 in all but a 2^-40 fraction of
+// the coefficients: one limb per digit decides beyond doubt, for a few NTTs.
+bool relin_key_matches(const ckks::SecretKey& sk, const ckks::RelinKey& rk) {
+    const auto& ctx = *rk.context();
+    const std::size_t n = ctx.n(), l1 = ctx.data_count(), alpha = static_cast<std::size_t>(ctx.digit_size());
+    constexpr std::uint64_t kBound = std::uint64_t{1} << 20;
+    std::vector<std::uint64_t> e(n);
+    for (std::size_t j = 0; j < rk.digits(); ++j) {
+        std::size_t i = 0;  // a limb where digit j's gadget is zero
+        while (i < l1 && i / alpha == j) ++i;
+        if (i >= rk.ext_limbs()) return true;  // no such limb (one digit, no special prime): nothing to check
+        const auto& q = ctx.modulus(i);
+        const std::uint64_t* a = rk.a(j, i);
+        const std::uint64_t* b = rk.b(j, i);
+        const std::uint64_t* s = sk.ntt_limb(i);
+        for (std::size_t k = 0; k < n; ++k) e[k] = q.add(b[k], q.mul(a[k], s[k]));
+        ctx.ntt(i).inverse(e.data());
+        for (std::uint64_t v : e)
+            if (std::min(v, q.value() - v) >= kBound) {
+                sodium_memzero(e.data(), e.size() * sizeof(std::uint64_t));
+                return false;
+            }
+    }
+    sodium_memzero(e.data(), e.size() * sizeof(std::uint64_t));  // e_j is part of the key's secret
+    return true;
 }
 
 }  // namespace
@@ -116,6 +147,10 @@ ClientKeys load_client_keys(const fs::path& dir, bool allow_insecure) {
 
     const auto eval = load_eval_keys_file(dir / kEvalKeysFile, allow_insecure, k.plan.eval_keys_bytes);
     if (eval.ctx->id() != k.ctx->id()) bad((dir / kEvalKeysFile).string() + " belongs to other parameters than " + (dir / kParamsFile).string());
+    if (!relin_key_matches(k.secret, eval.relin))
+        bad(sk.string() + " and " + (dir / kEvalKeysFile).string() +
+            " do not belong together (the evaluation keys were made with another secret key: files of two `hecnn keygen` runs mixed?); "
+            "results computed with these evaluation keys could not be decrypted: run `hecnn keygen` again");
     k.keyset_id = eval.keyset_id;
     return k;
 }

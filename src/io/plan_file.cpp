@@ -88,6 +88,16 @@ std::vector<double> numbers(const Fields& f, const char* k, std::size_t max, boo
     return out;
 }
 
+std::vector<std::string> texts(const Fields& f, const char* k, std::size_t max) {
+    std::vector<std::string> out;
+    for (const auto& v : f.array(k, max)) {
+        if (!v.is_string() || v.get_ref<const std::string&>().size() > kMaxText)
+            bad("plan: " + f.name(k) + " must hold strings of at most " + std::to_string(kMaxText) + " bytes");
+        out.push_back(v.get<std::string>());
+    }
+    return out;
+}
+
 ckks::ParametersLiteral parse_params(const Fields& f) {
     ckks::ParametersLiteral lit;
     lit.log_n = static_cast<int>(f.uint("log_n", 1, 17));
@@ -119,8 +129,8 @@ std::string model_digest(std::string_view onnx_bytes) {
     return detail::to_hex(detail::blake2b_256({reinterpret_cast<const std::uint8_t*>(onnx_bytes.data()), onnx_bytes.size()}));
 }
 
-PlanFile make_plan_file(const nn::Model& model, std::string_view onnx_bytes, const he::CompiledModel& compiled, std::size_t batch,
-                        const he::Prediction* prediction) {
+PlanFile make_plan_file(const nn::Preprocessing& preprocessing, std::string_view onnx_bytes, const he::CompiledModel& compiled,
+                        std::size_t batch, const he::Prediction* prediction) {
     const auto ctx = ckks::Context::create(compiled.choice.literal);
     if (batch > ctx->slots())
         throw std::invalid_argument("make_plan_file: batch " + std::to_string(batch) + " exceeds the " + std::to_string(ctx->slots()) + " slots");
@@ -130,10 +140,8 @@ PlanFile make_plan_file(const nn::Model& model, std::string_view onnx_bytes, con
     p.model_digest = model_digest(onnx_bytes);
     p.input_shape = compiled.plan.input_shape;
     p.outputs = compiled.plan.outputs.size();
-    p.preprocessing = model.preprocessing;
-    p.classes = std::move(p.preprocessing.classes);
-    p.preprocessing.classes.clear();
-    if (!p.classes.empty() && p.classes.size() != p.outputs) p.classes.clear();  // names that do not fit the outputs are no names
+    p.preprocessing = preprocessing;
+    p.preprocessing.check(p.input_shape.at(0), p.outputs);
     p.batch = batch ? batch : ctx->slots();
     p.depth = compiled.plan.depth;
     p.lazy_relin = false;
@@ -154,9 +162,10 @@ std::string plan_to_json(const PlanFile& p) {
                    {"digit_size", p.params.digit_size},
                    {"log_scale", p.params.log_scale},
                    {"insecure_test_only", p.params.insecure_test_only_allow_below_128_bits}};
-    json pre = {{"scale", p.preprocessing.scale}, {"mean", p.preprocessing.mean}, {"std", p.preprocessing.std}};
-    json model = {{"name", p.model_name},   {"digest", p.model_digest}, {"input_shape", p.input_shape},
-                  {"outputs", p.outputs},   {"classes", p.classes},     {"preprocessing", pre}};
+    json pre = {{"scale", p.preprocessing.scale}, {"mean", p.preprocessing.mean}, {"std", p.preprocessing.std},
+                {"classes", p.preprocessing.classes}};
+    json model = {{"name", p.model_name}, {"digest", p.model_digest}, {"input_shape", p.input_shape}, {"outputs", p.outputs},
+                  {"preprocessing", pre}};
     json body = {{"model", model},
                  {"parameters", params},
                  {"batch", p.batch},
@@ -178,8 +187,10 @@ PlanFile parse_plan(std::string_view text, bool allow_insecure) {
         bad("plan: not a hecnn plan (no \"hecnn\": \"plan\" field); write one with `hecnn plan MODEL.onnx --out PLAN.json`");
     if (top["hecnn"] != "plan") bad("plan: this JSON is a hecnn \"" + top["hecnn"].get<std::string>() + "\" file, not a plan");
     const Fields t(top, "plan", {"hecnn", "version", "params_id", "checksum", "body"});
-    if (t.uint("version", 0, 1u << 16) != kPlanVersion)
-        bad("plan: version " + top["version"].dump() + ", this build reads version " + std::to_string(kPlanVersion));
+    const auto version = t.uint("version", 0, 1u << 16);
+    if (version != kPlanVersion && version != 1)
+        bad("plan: version " + top["version"].dump() + ", this build reads versions 1 and " + std::to_string(kPlanVersion) +
+            (version > kPlanVersion ? ": it was written by a newer hecnn" : "") + "; make the plan again with this build's `hecnn plan`");
     if (t.text("checksum") != checksum_of(top["body"]))
         bad("plan: checksum mismatch — the body was changed after the plan was written; make a new plan with `hecnn plan`");
 
@@ -200,7 +211,8 @@ PlanFile parse_plan(std::string_view text, bool allow_insecure) {
     if (t.text("params_id") != ctx->id_hex())
         bad("plan: params_id " + t.text("params_id") + " is not the id of its parameters (" + ctx->id_hex() + ")");
 
-    const Fields m(body.at("model"), "body.model", {"name", "digest", "input_shape", "outputs", "classes", "preprocessing"});
+    const Fields m = version == 1 ? Fields(body.at("model"), "body.model", {"name", "digest", "input_shape", "outputs", "classes", "preprocessing"})
+                                  : Fields(body.at("model"), "body.model", {"name", "digest", "input_shape", "outputs", "preprocessing"});
     p.model_name = m.text("name");
     p.model_digest = m.text("digest", 64);
     std::array<std::uint8_t, 32> digest{};
@@ -218,21 +230,19 @@ PlanFile parse_plan(std::string_view text, bool allow_insecure) {
         bad("plan: body.model.input_shape " + nn::to_string(p.input_shape) + " has more than " + std::to_string(kMaxFeatures) + " elements");
     }
     p.outputs = m.uint("outputs", 1, kMaxOutputs);
-    for (const auto& v : m.array("classes", kMaxOutputs)) {
-        if (!v.is_string() || v.get_ref<const std::string&>().size() > kMaxText)
-            bad("plan: body.model.classes must hold strings of at most " + std::to_string(kMaxText) + " bytes");
-        p.classes.push_back(v.get<std::string>());
-    }
-    if (!p.classes.empty() && p.classes.size() != p.outputs)
-        bad("plan: " + std::to_string(p.classes.size()) + " class names for " + std::to_string(p.outputs) + " outputs");
-    const Fields pre(m.at("preprocessing"), "body.model.preprocessing", {"scale", "mean", "std"});
+    // Version 1 kept the class names beside the preprocessing (body.model.classes).
+    const Fields pre = version == 1 ? Fields(m.at("preprocessing"), "body.model.preprocessing", {"scale", "mean", "std"})
+                                    : Fields(m.at("preprocessing"), "body.model.preprocessing", {"scale", "mean", "std", "classes"});
     const auto channels = static_cast<std::size_t>(p.input_shape[0]);
     p.preprocessing.scale = pre.number("scale", 1e-12, 1e12);
     p.preprocessing.mean = numbers(pre, "mean", channels, false);
     p.preprocessing.std = numbers(pre, "std", channels, true);
-    for (const auto* v : {&p.preprocessing.mean, &p.preprocessing.std})
-        if (v->size() > 1 && v->size() != channels)
-            bad("plan: preprocessing mean/std give " + std::to_string(v->size()) + " values for " + std::to_string(channels) + " channels");
+    p.preprocessing.classes = texts(version == 1 ? m : pre, "classes", kMaxOutputs);
+    try {
+        p.preprocessing.check(p.input_shape[0], p.outputs);
+    } catch (const std::invalid_argument& e) {
+        bad(std::string("plan: body.model.") + e.what());
+    }
 
     p.batch = body.uint("batch", 1, ctx->slots());
     p.depth = static_cast<int>(body.uint("depth", 1, static_cast<std::uint64_t>(ctx->max_level())));
@@ -280,10 +290,10 @@ void check_plan_matches(const PlanFile& plan, std::string_view onnx_bytes, const
             " (compile with lazy_relin=" + (plan.lazy_relin ? "true" : "false") + " as the plan was)");
 }
 
-PlanFile write_plan_for(const std::filesystem::path& out, const std::filesystem::path& onnx_path, const nn::Model& model,
+PlanFile write_plan_for(const std::filesystem::path& out, const std::filesystem::path& onnx_path, const nn::Preprocessing& preprocessing,
                         const he::CompiledModel& compiled, std::size_t batch, const he::Prediction* prediction) {
     const auto bytes = ckks::read_file(onnx_path, kMaxOnnxBytes);
-    auto p = make_plan_file(model, {reinterpret_cast<const char*>(bytes.data()), bytes.size()}, compiled, batch, prediction);
+    auto p = make_plan_file(preprocessing, {reinterpret_cast<const char*>(bytes.data()), bytes.size()}, compiled, batch, prediction);
     p.model_name = onnx_path.filename().string().substr(0, kMaxText);
     save_plan(out, p);
     return p;

@@ -93,7 +93,7 @@ struct Workflow {
         o.params = insecure_small(11);
         const auto calib = random_inputs(64 * 25, 3, -2, 2);
         compiled = he::compile_for_batch(model, calib, 64, o);
-        plan = io::make_plan_file(model, onnx, compiled, batch);
+        plan = io::make_plan_file(model.preprocessing, onnx, compiled, batch);
         plan.model_name = "tiny.onnx";
     }
     nn::Model model;

@@ -153,3 +153,24 @@ TEST(WorkflowKeys, OversizedNestedLengthIsRefusedBeforeReading) {
     expect_format_error([&] { io::load_eval_keys(rebuild_container(b, payload), true); }, "declares");
     EXPECT_THROW(io::load_eval_keys_file(w.keydir() / io::kEvalKeysFile, true, 1000), ckks::FormatError);  // file above the limit
 }
+
+// Two key sets made for the same plan: every file checks against the plan and the
+// parameters, but a secret key from one with the evaluation keys of the other cannot
+// decrypt anything the server computes. load_client_keys refuses the mix either way.
+TEST(WorkflowKeys, RefusesASecretKeyAndEvaluationKeysOfTwoKeygens) {
+    const Workflow w;
+    const ScratchDir dir;
+    io::create_keyset(w.plan, dir / "a", false);
+    io::create_keyset(w.plan, dir / "b", false);
+    EXPECT_NO_THROW(io::load_client_keys(dir / "a", true));
+    EXPECT_NO_THROW(io::load_client_keys(dir / "b", true));
+    for (const char* moved : {io::kSecretKeyFile, io::kEvalKeysFile}) {
+        const fs::path mixed = dir / (std::string("mixed-") + moved);
+        fs::create_directory(mixed);
+        fs::permissions(mixed, fs::perms::owner_all, fs::perm_options::replace);
+        for (const char* f : {io::kParamsFile, io::kPlanCopyFile, io::kPublicKeyFile, io::kEvalKeysFile, io::kSecretKeyFile})
+            fs::copy_file(dir / (f == std::string(moved) ? "b" : "a") / f, mixed / f);
+        fs::permissions(mixed / io::kSecretKeyFile, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+        expect_format_error([&] { io::load_client_keys(mixed, true); }, "do not belong together");
+    }
+}

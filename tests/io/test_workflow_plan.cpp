@@ -48,7 +48,7 @@ TEST(WorkflowPlan, RoundTripKeepsEveryField) {
     EXPECT_EQ(p.model_digest, io::model_digest(w.onnx));
     EXPECT_EQ(p.input_shape, (nn::Shape{1, 5, 5}));
     EXPECT_EQ(p.outputs, 3u);
-    EXPECT_EQ(p.classes, (std::vector<std::string>{"zero", "one", "two"}));
+    EXPECT_EQ(p.preprocessing.classes, (std::vector<std::string>{"zero", "one", "two"}));
     EXPECT_EQ(p.preprocessing.mean, std::vector<double>{0.5});
     EXPECT_EQ(p.preprocessing.std, std::vector<double>{0.25});
     EXPECT_EQ(p.preprocessing.scale, 1.0 / 255);
@@ -100,13 +100,13 @@ TEST(WorkflowPlan, RefusesEachInvalidField) {
     expect_refused(edited(p, [](json& j) { j["body"]["model"]["input_shape"] = json::array(); }), "input_shape");
     expect_refused(edited(p, [](json& j) { j["body"]["model"]["input_shape"] = {1, 0, 5}; }), "input_shape");
     expect_refused(edited(p, [](json& j) { j["body"]["model"]["input_shape"] = {4096, 4096, 4096}; }), "input_shape");
-    expect_refused(edited(p, [](json& j) { j["body"]["model"]["classes"] = {"a", "b"}; }), "class names for 3 outputs");
+    expect_refused(edited(p, [](json& j) { j["body"]["model"]["preprocessing"]["classes"] = {"a", "b"}; }), "class names for a model of 3 outputs");
     expect_refused(edited(p, [](json& j) { j["body"]["model"]["preprocessing"]["std"] = {0.0}; }), "std");
     expect_refused(edited(p, [](json& j) { j["body"]["model"]["preprocessing"]["mean"] = {1, 2}; }), "mean");
     expect_refused(edited(p, [](json& j) { j["body"]["parameters"]["data_primes"][0] = 12; }), "not valid CKKS parameters");
     expect_refused(edited(p, [](json& j) { j["body"]["parameters"]["log_n"] = 40; }), "log_n");
     expect_refused(edited(p, [](json& j) { j["params_id"] = "0000000000000000"; }), "params_id");
-    expect_refused(edited(p, [](json& j) { j["version"] = 2; }), "version");
+    expect_refused(edited(p, [](json& j) { j["version"] = 7; }), "version");
     expect_refused(edited(p, [](json& j) { j["hecnn"] = "labels"; }), "not a plan");
 }
 
@@ -139,4 +139,25 @@ TEST(WorkflowPlan, ServerChecksTheModelItServes) {
     auto wider = w.compiled.plan;
     wider.outputs.push_back(0);
     EXPECT_THROW(io::check_plan_matches(w.plan, w.onnx, wider), ckks::FormatError);
+}
+
+// Version 1 (class names in body.model.classes, beside the preprocessing) is read with the
+// same meaning; a newer or unknown version is refused, naming it.
+TEST(WorkflowPlan, ReadsVersion1AndRefusesOtherVersions) {
+    const Workflow w;
+    const std::string v1 = edited(w.plan, [](json& j) {
+        j["version"] = 1;
+        auto& m = j["body"]["model"];
+        m["classes"] = m["preprocessing"]["classes"];
+        m["preprocessing"].erase("classes");
+    });
+    const auto p = io::parse_plan(v1, true);
+    EXPECT_EQ(p.preprocessing.classes, (std::vector<std::string>{"zero", "one", "two"}));
+    EXPECT_EQ(p.preprocessing.mean, std::vector<double>{0.5});
+    EXPECT_EQ(io::plan_to_json(p), io::plan_to_json(w.plan));  // written back as the current version
+    // A version-1 body in a version-2 file, and the other way round: unknown fields.
+    expect_refused(edited(w.plan, [](json& j) { j["version"] = 1; }), "missing field body.model.classes");
+    expect_refused(edited(w.plan, [&](json& j) { j = json::parse(v1); j["version"] = 2; }), "unknown field body.model.classes");
+    expect_refused(edited(w.plan, [](json& j) { j["version"] = 3; }), "newer hecnn");
+    expect_refused(edited(w.plan, [](json& j) { j["version"] = 0; }), "version 0");
 }

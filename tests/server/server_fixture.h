@@ -66,7 +66,7 @@ inline io::PlanFile other_params_plan(const Workflow& w) {
     o.params.min_log_n = 10;
     const auto calib = random_inputs(64 * 25, 3, -2, 2);
     const auto compiled = he::compile_for_batch(w.model, calib, 64, o);
-    auto p = io::make_plan_file(w.model, w.onnx, compiled, 40);
+    auto p = io::make_plan_file(w.model.preprocessing, w.onnx, compiled, 40);
     EXPECT_NE(p.params_id, w.plan.params_id);
     return p;
 }

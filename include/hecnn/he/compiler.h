@@ -50,4 +50,17 @@ struct ParamChoice {
 // Throws std::runtime_error if no N up to 2^16 fits under the 128-bit bound.
 ParamChoice choose_parameters(const Plan& plan, std::span<const double> wire_max_abs, const ParamOptions& opt);
 
+// How close each step's calibrated values come to overflowing under the chosen parameters.
+// A value v at scale Δ must stay below q_0/2 at the last level: headroom = log2(q_0/(2Δ)) −
+// log2 max|v|, the bits by which the values could grow (on other data than the calibration
+// set) before decryption wraps around. A square's input x must also keep x²·Δ² below Q_l/2
+// at its level l; a square step's headroom is the smaller of the two. Never below
+// ParamOptions::margin_bits for the calibrated values (choose_parameters makes it so).
+struct StepRange {
+    int step = -1;             // −1: the model's (preprocessed) inputs
+    double max_abs = 0;        // calibrated max |value| of the step's outputs
+    double headroom_bits = 0;
+};
+std::vector<StepRange> value_headroom(const Plan& plan, std::span<const double> wire_max_abs, const ParamChoice& choice);
+
 }  // namespace hecnn::he

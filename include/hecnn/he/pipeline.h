@@ -107,6 +107,7 @@ struct PipelineHooks {
 struct CompiledModel {
     Plan plan;
     ParamChoice choice;
+    std::vector<double> wire_max_abs;  // calibrated max |value| per wire (empty: no calibration)
 };
 CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> calib, std::size_t calib_samples,
                                 const PipelineOptions& opt);

@@ -28,6 +28,7 @@ struct Dataset {
     int64_t sample_size() const { return channels * height * width; }
     std::span<const uint8_t> sample(size_t i) const { return {pixels.data() + i * sample_size(), static_cast<size_t>(sample_size())}; }
     Dataset subset(const std::vector<size_t>& indices) const;
+    Dataset slice(size_t begin, size_t end) const;  // samples [begin, end)
     void append(const Dataset& other);  // same geometry required
 };
 
@@ -43,9 +44,11 @@ Dataset load_fashion_mnist(bool train, const std::string& dir = kFashionMnistDir
 Dataset load_cifar10(const std::string& dir, bool train, size_t limit = 0);
 
 // Image folder: DIR/<class>/*.png|*.jpg|*.jpeg, classes in sorted order, every image
-// resized to size × size (bilinear), grey if every image is grey, RGB otherwise.
+// resized to size × size (bilinear) and converted to `channels` (grey → RGB replicated,
+// RGB → grey by ITU-R BT.601 luma); channels 0: grey if every image is grey, else RGB.
 struct FolderOptions {
     int64_t size = 32;
+    int64_t channels = 0;           // 0, 1 or 3
     double train = 0.6, val = 0.1;  // the rest is the test split
     int augment = 0;                // extra augmented copies of each TRAINING image
     double rotate_degrees = 15, scale = 0.1, shift = 0.1;  // augmentation ranges (± each)
@@ -57,6 +60,11 @@ struct Split {
 };
 
 Split load_image_folder(const std::string& dir, const FolderOptions& opt);
+
+// Image files (.png, .jpg, .jpeg) in the given order, decoded, resized and converted
+// exactly as a folder's images are (opt.size, opt.channels); labels −1 (unknown), no
+// classes. Throws DatasetError naming the file.
+Dataset load_image_files(const std::vector<std::string>& files, const FolderOptions& opt);
 
 // Indices of a stratified split: for every class, its samples are shuffled (seeded) and
 // cut by the fractions; returns one index list per fraction plus one for the rest.

@@ -53,6 +53,7 @@ struct ClientKeys {
     std::uint64_t keyset_id = 0;
 };
 // Loads and cross-checks the directory: plan ↔ parameters id, eval.keys ↔ parameters,
+// eval.keys ↔ secret.key (the relinearisation key was made with this secret key),
 // secret.key not readable by group or others (refused, like ssh, with the chmod to run).
 ClientKeys load_client_keys(const std::filesystem::path& dir, bool allow_insecure);
 

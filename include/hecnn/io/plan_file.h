@@ -4,7 +4,7 @@
 // digest it must serve, the exact upload sizes it may accept) read it.
 //
 // JSON (docs/WORKFLOW.md has every field):
-//   {"hecnn": "plan", "version": 1, "params_id": "<16 hex>", "checksum": "<32 hex>", "body": {…}}
+//   {"hecnn": "plan", "version": 2, "params_id": "<16 hex>", "checksum": "<32 hex>", "body": {…}}
 // checksum = BLAKE2b-128 of body.dump() (compact, keys sorted: nlohmann's canonical dump), so
 // a hand edit that is not also re-checksummed is refused. parse_plan recomputes everything
 // it can: the parameters' id (Context::create on the stored primes, which re-checks 128-bit
@@ -26,7 +26,10 @@
 
 namespace hecnn::io {
 
-inline constexpr int kPlanVersion = 1;
+// Version 2 keeps the class names inside the preprocessing (one nn::Preprocessing);
+// version 1 plans (body.model.classes beside body.model.preprocessing) are still read, with
+// the same meaning. Any other version is refused, naming it.
+inline constexpr int kPlanVersion = 2;
 inline constexpr std::size_t kMaxPlanBytes = std::size_t{1} << 20;  // load_plan's read limit
 
 struct PlanFile {
@@ -36,8 +39,7 @@ struct PlanFile {
     std::string model_digest;        // BLAKE2b-256 hex of the ONNX file bytes
     nn::Shape input_shape;           // one image, [C,H,W]
     std::size_t outputs = 0;         // logits per image
-    nn::Preprocessing preprocessing; // scale, mean, std (its `classes` is left empty: see below)
-    std::vector<std::string> classes;  // class names (empty, or one per output)
+    nn::Preprocessing preprocessing; // what every client applies to its images; class names (none, or one per output)
     std::size_t batch = 0;           // images per ciphertext batch (≤ slots)
     int depth = 0;                   // levels the compiled model consumes
     bool lazy_relin = true;          // some step defers relinearisation: compile with this option
@@ -56,11 +58,11 @@ std::string model_digest(std::string_view onnx_bytes);
 // The model id batches carry: the digest's first 8 bytes, little-endian (0 if not hex).
 std::uint64_t model_id_of(std::string_view digest);
 
-// From a compiled model (he::compile_for_batch); batch 0 = every slot. The predicted time
-// and peak memory come from `prediction`, or (null) from the simulator at its built-in
-// rates on one thread.
-PlanFile make_plan_file(const nn::Model& model, std::string_view onnx_bytes, const he::CompiledModel& compiled, std::size_t batch,
-                        const he::Prediction* prediction = nullptr);
+// From a compiled model (he::compile_for_batch, or io::plan_model with its resolved
+// preprocessing); batch 0 = every slot. The predicted time and peak memory come from
+// `prediction`, or (null) from the simulator at its built-in rates on one thread.
+PlanFile make_plan_file(const nn::Preprocessing& preprocessing, std::string_view onnx_bytes, const he::CompiledModel& compiled,
+                        std::size_t batch, const he::Prediction* prediction = nullptr);
 
 std::string plan_to_json(const PlanFile& plan);
 // Validates everything (see the top of this file); throws ckks::FormatError naming the
@@ -76,7 +78,7 @@ void check_plan_matches(const PlanFile& plan, std::string_view onnx_bytes, const
 
 // What `hecnn plan --out PLAN.json` does after compiling: make_plan_file + save_plan, with
 // the model's file name; returns the plan written.
-PlanFile write_plan_for(const std::filesystem::path& out, const std::filesystem::path& onnx_path, const nn::Model& model,
+PlanFile write_plan_for(const std::filesystem::path& out, const std::filesystem::path& onnx_path, const nn::Preprocessing& preprocessing,
                         const he::CompiledModel& compiled, std::size_t batch, const he::Prediction* prediction = nullptr);
 
 }  // namespace hecnn::io

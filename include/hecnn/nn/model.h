@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "hecnn/nn/preprocessing.h"
 #include "hecnn/nn/tensor.h"
 
 namespace hecnn::nn {
@@ -60,13 +61,6 @@ struct Node {
 struct Value {
     std::string name;
     Shape shape;  // of one sample
-};
-
-// How raw pixels become the model's input: x = (pixel·scale − mean[c]) / std[c].
-struct Preprocessing {
-    double scale = 1.0 / 255.0;
-    std::vector<double> mean, std;     // per channel, or one value for all, or empty
-    std::vector<std::string> classes;  // class names, index = label
 };
 
 // Limits that keep a hostile model from exhausting memory or time.

@@ -1,0 +1,214 @@
+// A user's own model and data: preprocessing given on the command line (an
+// nn::PreprocessingOverride, as `hecnn plan --mean/--std/--scale/--classes` builds it) reaching
+// the encrypted inputs through the plan file, calibration on an image folder's training
+// split only, image files converted to the model's channels.
+#include <png.h>
+
+#include <set>
+
+#include "io/test_workflow_fixture.h"
+#include "hecnn/io/calibration.h"
+#include "hecnn/io/images.h"
+#include "hecnn/io/planner.h"
+#include "hecnn/nn/reference.h"
+
+using namespace hecnn;
+using namespace hecnn::test;
+
+namespace {
+
+// A w × h PNG; pixel i = value(i) per channel.
+void write_png(const fs::path& p, int w, int h, int channels, const std::function<std::uint8_t(int)>& value) {
+    png_image img{};
+    img.version = PNG_IMAGE_VERSION;
+    img.width = w, img.height = h;
+    img.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    std::vector<std::uint8_t> px(static_cast<std::size_t>(w * h * channels));
+    for (std::size_t i = 0; i < px.size(); ++i) px[i] = value(static_cast<int>(i / static_cast<std::size_t>(channels)));
+    ASSERT_TRUE(png_image_write_to_file(&img, p.c_str(), 0, px.data(), 0, nullptr));
+}
+
+// DIR/<class>/<k>.png, 5 × 5 grey; image k of class c has pixels value(c, k, i).
+void write_folder(const fs::path& dir, int classes, int per_class, const std::function<std::uint8_t(int, int, int)>& value) {
+    for (int c = 0; c < classes; ++c) {
+        fs::create_directories(dir / ("class" + std::to_string(c)));
+        for (int k = 0; k < per_class; ++k)
+            write_png(dir / ("class" + std::to_string(c)) / (std::to_string(k) + ".png"), 5, 5, 1, [&](int i) { return value(c, k, i); });
+    }
+}
+
+int argmax(std::span<const double> v) { return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin()); }
+
+}  // namespace
+
+// --mean 0.3 --std 0.2 --classes … over a model whose metadata says mean 0.5, std 0.25:
+// plan (calibrated on the folder) → plan file → keys → images of the folder encrypted with
+// the plan's preprocessing → server → decrypt, against the reference runner on the inputs
+// the test preprocesses itself with the command line's values. Encrypting with the model's
+// metadata instead would give other logits (checked: the test can fail).
+TEST(UserPath, CommandLinePreprocessingReachesTheEncryptedInputs) {
+    const ScratchDir dir;
+    write_folder(dir / "images", 3, 8, [](int c, int k, int i) { return static_cast<std::uint8_t>((37 * c + 11 * k + 53 * i) % 256); });
+    const nn::Model model = tiny_model();
+    ASSERT_EQ(model.preprocessing.mean, std::vector<double>{0.5});
+
+    io::PlanRequest req;
+    req.preprocessing.mean = std::vector<double>{0.3};
+    req.preprocessing.std = std::vector<double>{0.2};
+    req.preprocessing.classes = std::vector<std::string>{"cat", "dog", "emu"};
+    req.calib = {"folder", (dir / "images").string()};
+    req.calib_samples = 64;
+    req.pipeline.params = insecure_small(11);
+    const auto planned = io::plan_model(model, req);
+    EXPECT_EQ(planned.preprocessing.mean, std::vector<double>{0.3});
+    EXPECT_EQ(planned.preprocessing.scale, 1.0 / 255);  // not given: the model's
+    const std::string onnx = io::serialize_onnx(model);
+    io::save_plan(dir / "plan.json", io::make_plan_file(planned.preprocessing, onnx, planned.compiled, 40));
+
+    const auto plan = io::load_plan(dir / "plan.json", true);
+    EXPECT_EQ(plan.preprocessing.mean, std::vector<double>{0.3});
+    EXPECT_EQ(plan.preprocessing.std, std::vector<double>{0.2});
+    EXPECT_EQ(plan.preprocessing.classes, (std::vector<std::string>{"cat", "dog", "emu"}));
+    io::create_keyset(plan, dir / "keys", false);
+    const auto keys = io::load_client_keys(dir / "keys", true);
+    const auto im = io::load_images({"folder", (dir / "images").string()}, plan.input_shape, io::ImagePart::inference);
+    const std::size_t samples = im.data.size(), F = plan.features(), K = plan.outputs;
+    ASSERT_EQ(samples, 24u);  // inference on a folder: every image
+    std::vector<double> x(samples * F);
+    for (std::size_t i = 0; i < samples; ++i) io::to_input(im.data, i, plan.preprocessing, std::span<double>(x.data() + i * F, F));
+    io::encrypt_batch_file(keys, x, samples, dir / "batch");
+
+    he::CompileOptions copt;
+    copt.lazy_relin = plan.lazy_relin;
+    const auto compiled = he::compile(io::parse_onnx(onnx), copt);
+    const auto eval = io::load_eval_keys_file(dir / "keys" / io::kEvalKeysFile, true);
+    io::infer_batch_file(compiled, eval, dir / "batch", dir / "result", {});
+    const auto got = io::decrypt_result_file(keys, dir / "result");
+
+    const nn::ReferenceRunner ref(model);
+    double max_err = 0, max_logit = 0, max_err_metadata = 0;
+    for (std::size_t s = 0; s < samples; ++s) {
+        std::vector<double> given(F), metadata(F);
+        for (std::size_t f = 0; f < F; ++f) {
+            const double px = im.data.sample(s)[f];
+            given[f] = (px / 255 - 0.3) / 0.2;
+            metadata[f] = (px / 255 - 0.5) / 0.25;
+        }
+        const auto want = ref.run(given), other = ref.run(metadata);
+        const std::span<const double> g(got.logits.data() + s * K, K);
+        EXPECT_EQ(argmax(g), argmax(want)) << "image " << s;
+        for (std::size_t k = 0; k < K; ++k) {
+            max_err = std::max(max_err, std::fabs(g[k] - want[k]));
+            max_err_metadata = std::max(max_err_metadata, std::fabs(g[k] - other[k]));
+            max_logit = std::max(max_logit, std::fabs(want[k]));
+        }
+    }
+    const double bound = std::max(1.0, max_logit) / (1 << 20);  // as test_workflow_e2e
+    EXPECT_LE(max_err, bound);
+    EXPECT_GT(max_err_metadata, 1000 * bound);  // the model's own preprocessing would be visibly other logits
+    std::printf("    %zu images: max |logit error| %.3g; against the model's metadata preprocessing %.3g\n", samples, max_err, max_err_metadata);
+}
+
+TEST(UserPath, RefusesPreprocessingThatDoesNotFitTheModel) {
+    const nn::Model model = tiny_model();  // 1 channel, 3 outputs
+    nn::PreprocessingOverride o;
+    o.mean = std::vector<double>{0.1, 0.2, 0.3};
+    EXPECT_THROW(io::resolve_preprocessing(model, o), std::invalid_argument);
+    o = {};
+    o.classes = std::vector<std::string>{"a", "b"};
+    EXPECT_THROW(io::resolve_preprocessing(model, o), std::invalid_argument);
+    o = {};
+    o.std = std::vector<double>{0};
+    EXPECT_THROW(io::resolve_preprocessing(model, o), std::invalid_argument);
+    o = {};
+    o.scale = 2.0;
+    const auto p = io::resolve_preprocessing(model, o);
+    EXPECT_EQ(p.scale, 2.0);
+    EXPECT_EQ(p.std, std::vector<double>{0.25});  // the rest from the metadata
+}
+
+// Every image has one grey value, unique to it: the calibration inputs must be exactly the
+// folder's training split (the split `hecnn train --dataset folder` trains on), none of its
+// validation or test images, preprocessed with the plan's preprocessing; the input range
+// plan_model reports is theirs.
+TEST(UserPath, CalibratesOnTheFolderTrainingSplitOnly) {
+    const ScratchDir dir;
+    auto value = [](int c, int k) { return static_cast<std::uint8_t>(10 + 20 * c + 2 * k); };
+    write_folder(dir / "images", 2, 10, [&](int c, int k, int) { return value(c, k); });
+    const std::vector<std::string> spec{"folder", (dir / "images").string()};
+    nn::Preprocessing p;
+    p.mean = {0.1};
+    p.std = {0.5};
+    const auto cal = io::calibration_inputs(spec, 1000, {1, 5, 5}, p);
+
+    io::FolderOptions fo;  // the defaults `hecnn train` splits with
+    fo.size = 5;
+    const auto split = io::load_image_folder(spec[1], fo);
+    std::multiset<int> want, got, held_out;
+    for (std::size_t i = 0; i < split.train.size(); ++i) want.insert(split.train.sample(i)[0]);
+    for (const auto* d : {&split.val, &split.test})
+        for (std::size_t i = 0; i < d->size(); ++i) held_out.insert(d->sample(i)[0]);
+    ASSERT_EQ(cal.samples, split.train.size());
+    ASSERT_EQ(cal.samples, 12u);  // 60 % of 10 per class
+    double max_abs = 0;
+    for (std::size_t s = 0; s < cal.samples; ++s) {
+        const double x = cal.inputs[s * 25];
+        for (std::size_t f = 1; f < 25; ++f) EXPECT_EQ(cal.inputs[s * 25 + f], x);  // one grey value per image
+        const int px = static_cast<int>(std::lround((x * 0.5 + 0.1) * 255));
+        EXPECT_NEAR((px / 255.0 - 0.1) / 0.5, x, 1e-12);
+        EXPECT_EQ(held_out.count(px), 0u) << "calibrated on a held-out image of value " << px;
+        got.insert(px);
+        max_abs = std::max(max_abs, std::fabs(x));
+    }
+    EXPECT_EQ(got, want);
+
+    nn::Model model = tiny_model();
+    model.preprocessing = p;
+    io::PlanRequest req;
+    req.calib = spec;
+    req.pipeline.params = insecure_small(11);
+    const auto planned = io::plan_model(model, req);
+    ASSERT_EQ(planned.ranges.size(), planned.compiled.plan.steps.size() + 1);
+    EXPECT_EQ(planned.ranges.front().step, -1);
+    EXPECT_DOUBLE_EQ(planned.ranges.front().max_abs, max_abs);
+    for (const auto& r : planned.ranges) EXPECT_GE(r.headroom_bits, req.pipeline.params.margin_bits) << "step " << r.step;
+    EXPECT_NE(planned.calib_source.find("12 folder training images"), std::string::npos) << planned.calib_source;
+}
+
+// Fashion-MNIST calibration comes from the training split: every calibrated image is a
+// training image (the test split is never read for it).
+TEST(UserPath, CalibratesOnTheFashionMnistTrainingSplit) {
+    if (!fs::exists(fs::path(io::kFashionMnistDir) / "train-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST";
+    nn::Preprocessing p;  // pixel / 255
+    const auto cal = io::calibration_inputs({"fashion-mnist"}, 32, {1, 28, 28}, p);
+    ASSERT_LE(cal.samples, 32u);  // a stratified sample: 3 of each class's 6000
+    ASSERT_GE(cal.samples, 30u);
+    const auto train = io::load_fashion_mnist(true);
+    std::set<std::vector<std::uint8_t>> images;
+    for (std::size_t i = 0; i < train.size(); ++i) images.emplace(train.sample(i).begin(), train.sample(i).end());
+    for (std::size_t s = 0; s < cal.samples; ++s) {
+        std::vector<std::uint8_t> px(784);
+        for (std::size_t f = 0; f < 784; ++f) px[f] = static_cast<std::uint8_t>(std::lround(cal.inputs[s * 784 + f] * 255));
+        EXPECT_TRUE(images.count(px)) << "calibration image " << s << " is not a training image";
+    }
+}
+
+// Image files for a grey model: RGB decoded and converted by luma (ITU-R BT.601), in the
+// order given, labels unknown; a file of another kind is refused by name.
+TEST(UserPath, ImageFilesAreConvertedToTheModelsChannels) {
+    const ScratchDir dir;
+    write_png(dir / "b.png", 5, 5, 3, [](int) { return std::uint8_t{200}; });
+    write_png(dir / "a.png", 5, 5, 1, [](int i) { return static_cast<std::uint8_t>(i); });
+    const auto im = io::load_images({(dir / "b.png").string(), (dir / "a.png").string()}, {1, 5, 5}, io::ImagePart::inference);
+    ASSERT_EQ(im.data.size(), 2u);
+    EXPECT_EQ(im.names, (std::vector<std::string>{"b.png", "a.png"}));
+    EXPECT_EQ(im.data.labels, (std::vector<std::int32_t>{-1, -1}));
+    EXPECT_EQ(im.data.sample(0)[7], 200);  // grey RGB stays its value
+    EXPECT_EQ(im.data.sample(1)[7], 7);
+    const auto rgb = io::load_images({(dir / "a.png").string()}, {3, 5, 5}, io::ImagePart::inference);
+    EXPECT_EQ(rgb.data.channels, 3);
+    EXPECT_EQ(rgb.data.sample(0)[25 + 7], 7);  // grey replicated
+    std::ofstream(dir / "notes.txt") << "x";
+    EXPECT_THROW(io::load_images({(dir / "notes.txt").string()}, {1, 5, 5}, io::ImagePart::inference), io::DatasetError);
+    EXPECT_THROW(io::load_images({(dir / "a.png").string()}, {1, 5, 6}, io::ImagePart::inference), io::DatasetError);
+}
