@@ -39,8 +39,10 @@ void run_client(const ClientOptions& o) {
         io::save_plan(work / "plan.json", plan);
         const auto ks = io::create_keyset(plan, keys_dir, false);
         std::printf("keys        new key set %016llx in %s (secret key stays here)\n", static_cast<unsigned long long>(ks.keyset_id), keys_dir.c_str());
-    } else if (io::load_client_keys(keys_dir, o.insecure).plan.params_id != plan.params_id) {
-        throw std::runtime_error(keys_dir.string() + " holds keys for other parameters than this server's plan: use another --keys directory");
+    } else if (const auto d = io::contract_difference(io::load_client_keys(keys_dir, o.insecure).plan, plan); !d.empty()) {
+        // encrypt applies the key directory's copy of the plan: it must be the server's
+        throw std::runtime_error(keys_dir.string() + " holds keys made for another plan than this server's (its " + d +
+                                 " differs): use another --keys directory");
     }
 
     EncryptOptions eo;

@@ -290,6 +290,18 @@ void check_plan_matches(const PlanFile& plan, std::string_view onnx_bytes, const
             " (compile with lazy_relin=" + (plan.lazy_relin ? "true" : "false") + " as the plan was)");
 }
 
+std::string contract_difference(const PlanFile& a, const PlanFile& b) {
+    if (a.params_id != b.params_id) return "parameters";
+    if (a.model_digest != b.model_digest) return "model";
+    if (a.input_shape != b.input_shape) return "input shape";
+    if (a.outputs != b.outputs) return "outputs";
+    if (a.batch != b.batch) return "batch";
+    const auto &p = a.preprocessing, &q = b.preprocessing;
+    if (p.scale != q.scale || p.mean != q.mean || p.std != q.std) return "preprocessing";
+    if (p.classes != q.classes) return "class names";
+    return "";
+}
+
 PlanFile write_plan_for(const std::filesystem::path& out, const std::filesystem::path& onnx_path, const nn::Preprocessing& preprocessing,
                         const he::CompiledModel& compiled, std::size_t batch, const he::Prediction* prediction) {
     const auto bytes = ckks::read_file(onnx_path, kMaxOnnxBytes);

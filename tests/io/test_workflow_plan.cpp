@@ -161,3 +161,25 @@ TEST(WorkflowPlan, ReadsVersion1AndRefusesOtherVersions) {
     expect_refused(edited(w.plan, [](json& j) { j["version"] = 3; }), "newer hecnn");
     expect_refused(edited(w.plan, [](json& j) { j["version"] = 0; }), "version 0");
 }
+
+// What a client must agree on with the service: every contract field counts, predictions
+// and the model's file name do not.
+TEST(WorkflowPlan, ContractDifferenceNamesTheField) {
+    const Workflow w;
+    auto p = w.plan;
+    EXPECT_EQ(io::contract_difference(p, w.plan), "");
+    p.model_name = "renamed.onnx";
+    p.predicted_server_seconds *= 2;
+    EXPECT_EQ(io::contract_difference(p, w.plan), "");
+    p.preprocessing.mean = {0.4};
+    EXPECT_EQ(io::contract_difference(p, w.plan), "preprocessing");
+    p = w.plan;
+    p.preprocessing.classes[0] = "nought";
+    EXPECT_EQ(io::contract_difference(p, w.plan), "class names");
+    p = w.plan;
+    p.batch = 7;
+    EXPECT_EQ(io::contract_difference(p, w.plan), "batch");
+    p = w.plan;
+    p.model_digest[0] = p.model_digest[0] == 'a' ? 'b' : 'a';
+    EXPECT_EQ(io::contract_difference(p, w.plan), "model");
+}

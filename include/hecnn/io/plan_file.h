@@ -76,6 +76,12 @@ PlanFile load_plan(const std::filesystem::path& path, bool allow_insecure);  // 
 // Throws ckks::FormatError saying which field differs and what to do.
 void check_plan_matches(const PlanFile& plan, std::string_view onnx_bytes, const he::Plan& compiled);
 
+// The first field in which two plans make different contracts for a client ("" if none):
+// parameters, model digest, input shape, outputs, batch, preprocessing (scale, mean, std,
+// class names). Predictions and names do not count. A client holding keys made for one
+// plan checks the service's plan with it before encrypting with its copy's preprocessing.
+std::string contract_difference(const PlanFile& a, const PlanFile& b);
+
 // What `hecnn plan --out PLAN.json` does after compiling: make_plan_file + save_plan, with
 // the model's file name; returns the plan written.
 PlanFile write_plan_for(const std::filesystem::path& out, const std::filesystem::path& onnx_path, const nn::Preprocessing& preprocessing,
