@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "format.h"
+#include "preprocessing_options.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/pipeline.h"
 #include "hecnn/io/images.h"
@@ -34,6 +35,7 @@ struct DemoOptions {
     std::size_t calib = 1024;
     int epochs = 10, threads = 0, log_n = 0;
     bool retrain = false, insecure = false;
+    nn::PreprocessingOverride preprocessing;  // for a --model made elsewhere
 };
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -99,6 +101,7 @@ void run_demo(const DemoOptions& o) {
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     const nn::Model model = io::parse_onnx(onnx_bytes);
     io::PlanRequest req;
+    req.preprocessing = o.preprocessing;
     req.calib = {"fashion-mnist"};
     req.calib_samples = o.calib;
     he::ParamOptions& popt = req.pipeline.params;
@@ -241,6 +244,7 @@ void add_demo(CLI::App& app) {
     cmd->add_flag("--retrain", o->retrain, "Train again even if a cached model exists");
     cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->capture_default_str();
     cmd->add_option("--log-n", o->log_n, "Ring degree 2^n (0: automatic)");
+    add_preprocessing_options(cmd, o->preprocessing, "with --model: as `hecnn plan` takes them");
     cmd->add_flag("--insecure-test-params", o->insecure, "Allow parameters below 128-bit security (tests only)");
     cmd->callback([o] { run_demo(*o); });
 }
