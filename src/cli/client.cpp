@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ClientOptions {
-    std::string server, token_file, keys, work = "hecnn-client", out;
+    std::string server, token_file, ca_cert, keys, work = "hecnn-client", out;
     std::vector<std::string> images;
     std::size_t limit = 0, offset = 0;
     bool insecure = false, keep = false;
@@ -29,6 +29,7 @@ void run_client(const ClientOptions& o) {
     server::ClientOptions co;
     co.url = o.server;
     co.token = read_token_file(o.token_file);
+    co.ca_cert = o.ca_cert;
     server::ServiceClient svc(co);
     const fs::path work = o.work, keys_dir = o.keys;
     fs::create_directories(work);
@@ -98,7 +99,9 @@ void add_client(CLI::App& app) {
     auto* cmd = app.add_subcommand("client",
                                    "Client end of `hecnn serve`: keys (made from the server's plan if --keys has none), encrypt, upload, "
                                    "wait, download, decrypt — one command");
-    cmd->add_option("--server", o->server, "Service URL, e.g. http://127.0.0.1:8080")->required();
+    cmd->add_option("--server", o->server, "Service URL, e.g. https://host:8443 (TLS) or http://127.0.0.1:8080")->required();
+    cmd->add_option("--ca-cert", o->ca_cert, "https: PEM file of the CA(s) the server's certificate must chain to (default: the system's)")
+        ->check(CLI::ExistingFile);
     cmd->add_option("--token-file", o->token_file, "File holding the service's bearer token")->check(CLI::ExistingFile);
     cmd->add_option("--keys", o->keys, "Key directory (created with a new key set if it has no secret key)")->required();
     cmd->add_option("--images", o->images, "fashion-mnist [DIR] | cifar10 DIR | folder DIR | image FILES (as `hecnn encrypt`)")->required()->expected(1, -1);

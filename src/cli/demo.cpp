@@ -21,6 +21,7 @@
 #include "hecnn/io/plan_file.h"
 #include "hecnn/nn/reference.h"
 #include "hecnn/server/client.h"
+#include "hecnn/server/tls.h"
 #include "progress.h"
 #include "subprocess.h"
 
@@ -146,20 +147,27 @@ void run_demo(const DemoOptions& o) {
     std::printf("[4/7] encrypt: %zu images → %zu seeded ciphertexts, %s (%s per image) in %s\n", batch, plan.features(),
                 human_bytes(upload_bytes).c_str(), human_bytes(upload_bytes / static_cast<double>(batch)).c_str(), human_ms(encrypt_s * 1e3).c_str());
 
-    // ---- the service: a separate process on loopback, evaluation keys only ----
-    const fs::path state = dir / "server-state";
+    // ---- the service: a separate process on loopback, over TLS, evaluation keys only ----
+    // A fresh self-signed certificate for 127.0.0.1 each run (its key: mode 0600, in the
+    // demo's directory); the client trusts exactly that certificate.
+    const fs::path state = dir / "server-state", tls = dir / "server-tls";
     fs::remove_all(state);
+    fs::create_directories(tls);
+    server::make_self_signed_certificate(tls / "cert.pem", tls / "key.pem", {"127.0.0.1"});
     std::vector<std::string> argv = {self_exe(), "serve", "--model", model_path.string(), "--plan", plan_path.string(),
-                                     "--listen", "127.0.0.1:0", "--state-dir", state.string()};
+                                     "--listen", "127.0.0.1:0", "--state-dir", state.string(),
+                                     "--tls-cert", (tls / "cert.pem").string(), "--tls-key", (tls / "key.pem").string()};
     if (o.threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(o.threads)});
     if (o.insecure) argv.push_back("--insecure-test-params");
     Subprocess server(argv, true);
     const std::string url = read_serve_url(server, std::chrono::seconds(120));
     if (url.empty()) throw std::runtime_error("`hecnn serve` did not start (see its messages above)");
-    std::printf("[5/7] server: `hecnn serve` (pid %d) listening on %s\n", static_cast<int>(server.pid()), url.c_str());
+    std::printf("[5/7] server: `hecnn serve` (pid %d) listening on %s (TLS, self-signed certificate for 127.0.0.1)\n",
+                static_cast<int>(server.pid()), url.c_str());
 
     server::ClientOptions co;
     co.url = url;
+    co.ca_cert = (tls / "cert.pem").string();
     server::ServiceClient client(co);
     t = Clock::now();
     const std::string session = client.open_session(keys_dir / io::kEvalKeysFile);
@@ -223,7 +231,7 @@ void run_demo(const DemoOptions& o) {
         "What happened: a CNN whose ReLUs were replaced by trainable element-wise quadratics (started from a ReLU\n"
         "teacher's weights) was compiled to a homomorphic plan of %d levels. The client generated an RNS-CKKS key set, packed %zu\n"
         "images element-wise (ciphertext j holds pixel j of every image, one image per slot) and encrypted them. A\n"
-        "separate `hecnn serve` process received only the evaluation keys and the ciphertexts over HTTP, evaluated the\n"
+        "separate `hecnn serve` process received only the evaluation keys and the ciphertexts over HTTPS, evaluated the\n"
         "network on them without ever being able to read an image or a prediction, and returned encrypted logits. Only\n"
         "the client, holding the secret key, decrypted them; the predictions match the plaintext model's on %.2f %% of\n"
         "the images.\n",

@@ -16,12 +16,13 @@
 #include "hecnn/io/plan_file.h"
 #include "hecnn/server/http_server.h"
 #include "hecnn/server/service.h"
+#include "hecnn/server/tls.h"
 
 namespace hecnn::cli {
 namespace {
 
 struct ServeOptions {
-    std::string model, plan, listen = "127.0.0.1:8080", state_dir = "hecnn-state", token_file;
+    std::string model, plan, listen = "127.0.0.1:8080", state_dir = "hecnn-state", token_file, tls_cert, tls_key;
     std::size_t workers = 1, max_queued = 8, http_threads = 8;
     int threads = 0;
     double drain = 300;
@@ -73,8 +74,16 @@ void run_serve(const ServeOptions& o) {
     std::tie(ho.host, ho.port) = parse_listen(o.listen);
     ho.threads = o.http_threads;
     if (!o.token_file.empty()) ho.token = read_token_file(o.token_file);
+    ho.tls_cert = o.tls_cert;
+    ho.tls_key = o.tls_key;
     server::HttpServer http(svc, ho);
     http.bind();
+    if (!http.tls() && !server::is_loopback_host(ho.host))
+        std::fprintf(stderr,
+                     "\n*** WARNING: hecnn serve listens on %s WITHOUT TLS. The bearer token and the session and job ids\n"
+                     "*** (the capabilities to every client's jobs and results) cross the network in clear. Use\n"
+                     "*** --tls-cert FILE --tls-key FILE, or listen on 127.0.0.1 behind a TLS-terminating proxy.\n\n",
+                     ho.host.c_str());
 
     std::thread sig([&] {
         int s = 0;
@@ -90,7 +99,7 @@ void run_serve(const ServeOptions& o) {
         svc.shutdown();
         http.stop();
     });
-    std::printf("hecnn serve: listening on http://%s:%d\n", ho.host.c_str(), http.port());
+    std::printf("hecnn serve: listening on %s%s\n", http.url().c_str(), http.tls() ? (" (TLS, certificate " + o.tls_cert + ")").c_str() : "");
     std::printf("  model %s (%s), plan %s: batch of %zu images, N=2^%d, depth %d%s\n", o.model.c_str(), plan.model_name.c_str(),
                 o.plan.c_str(), plan.batch, plan.params.log_n, plan.depth, o.insecure ? ", INSECURE test parameters allowed" : "");
     std::printf("  state %s: %zu session(s), %zu queued job(s) resumed; %zu worker(s), %d thread(s) per job; uploads ≤ %s; auth %s\n",
@@ -107,13 +116,17 @@ void run_serve(const ServeOptions& o) {
 
 void add_serve(CLI::App& app) {
     auto o = std::make_shared<ServeOptions>();
-    auto* cmd = app.add_subcommand("serve", "Run the encrypted-inference service over HTTP (server side: evaluation keys only)");
+    auto* cmd = app.add_subcommand("serve", "Run the encrypted-inference service over HTTPS or HTTP (server side: evaluation keys only)");
     cmd->add_option("--model", o->model, "ONNX model to serve")->required()->check(CLI::ExistingFile);
     cmd->add_option("--plan", o->plan, "Plan made for it (`hecnn plan MODEL --out PLAN.json`); clients fetch it at GET /v1/plan")
         ->required()->check(CLI::ExistingFile);
     cmd->add_option("--listen", o->listen, "ADDR:PORT to listen on (port 0: any free port, printed)")->capture_default_str();
     cmd->add_option("--state-dir", o->state_dir, "Where sessions, uploads and results are kept (survives a restart)")->capture_default_str();
     cmd->add_option("--token-file", o->token_file, "File holding a bearer token clients must send (recommended beyond loopback)");
+    auto* cert = cmd->add_option("--tls-cert", o->tls_cert, "HTTPS: PEM certificate chain, the server's own first")->check(CLI::ExistingFile);
+    auto* key = cmd->add_option("--tls-key", o->tls_key, "HTTPS: its unencrypted PEM private key")->check(CLI::ExistingFile);
+    cert->needs(key);
+    key->needs(cert);
     cmd->add_option("--workers", o->workers, "Jobs run at once")->capture_default_str()->check(CLI::Range(1, 64));
     cmd->add_option("--max-queued", o->max_queued, "Jobs accepted but not finished, at most (then 429)")->capture_default_str()->check(CLI::Range(1, 100000));
     cmd->add_option("--threads", o->threads, "OpenMP threads per job (0: all cores)")->capture_default_str();

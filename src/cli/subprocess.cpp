@@ -91,7 +91,10 @@ int Subprocess::wait() {
 std::string read_serve_url(Subprocess& serve, std::chrono::milliseconds timeout) {
     const std::string key = "listening on ";
     while (auto line = serve.read_line(timeout))
-        if (const auto p = line->find(key); p != std::string::npos) return line->substr(p + key.size());
+        if (const auto p = line->find(key); p != std::string::npos) {
+            const std::string rest = line->substr(p + key.size());
+            return rest.substr(0, rest.find(' '));  // the URL, without what follows it
+        }
     return {};
 }
 

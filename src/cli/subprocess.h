@@ -35,7 +35,7 @@ private:
     int status_ = 0;
 };
 
-// The URL a `hecnn serve` child prints once it listens ("… listening on http://host:port");
+// The URL a `hecnn serve` child prints once it listens ("… listening on https://host:port …");
 // empty if it exits or stays silent for `timeout`.
 std::string read_serve_url(Subprocess& serve, std::chrono::milliseconds timeout);
 

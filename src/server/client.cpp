@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "hecnn/io/json.h"
+#include "hecnn/server/tls.h"
 #include "protocol.h"
 
 namespace hecnn::server {
@@ -18,16 +19,42 @@ struct ServiceClient::Impl {
     ClientOptions opt;
     httplib::Client http;
     explicit Impl(ClientOptions o) : opt(std::move(o)), http(opt.url) {
-        if (!http.is_valid()) throw ClientError(0, "not a server URL: \"" + opt.url + "\" (expected http://host:port)");
+        if (!http.is_valid()) throw ClientError(0, "not a server URL: \"" + opt.url + "\" (expected https://host:port or http://host:port)");
+        const bool https = opt.url.rfind("https://", 0) == 0;
+        if (!opt.ca_cert.empty()) {
+            if (!https) throw ClientError(0, "a CA certificate was given for " + opt.url + ", which is plain HTTP: use https://");
+            try {
+                check_ca_file(opt.ca_cert);
+            } catch (const std::exception& e) {
+                throw ClientError(0, e.what());
+            }
+            http.set_ca_cert_path(opt.ca_cert);
+        }
+        http.enable_server_certificate_verification(true);  // never off: the token and ids depend on it
         http.set_connection_timeout(opt.connect_timeout_seconds, 0);
         http.set_read_timeout(opt.read_timeout_seconds, 0);
         http.set_write_timeout(opt.read_timeout_seconds, 0);
         if (!opt.token.empty()) http.set_bearer_token_auth(opt.token);
     }
 
+    std::string transport_error(httplib::Error e) const {
+        const std::string trust = opt.ca_cert.empty() ? "the system's trusted CAs" : "the CA file " + opt.ca_cert;
+        switch (e) {
+            case httplib::Error::SSLServerVerification:
+                return "the TLS certificate of " + opt.url + " is not trusted: it is not signed by " + trust +
+                       ", or not issued for this host name/address (--ca-cert FILE names the server's CA)";
+            case httplib::Error::SSLLoadingCerts: return "cannot load " + trust + " to check the server's TLS certificate";
+            case httplib::Error::SSLConnection:
+                return "the TLS handshake with " + opt.url + " failed (a plain-HTTP server there? then use http://)";
+            default:
+                return "cannot reach " + opt.url + " (" + httplib::to_string(e) + "); is `hecnn serve` running there" +
+                       (opt.url.rfind("http://", 0) == 0 ? ", and without TLS (an https:// server needs https://)?" : "?");
+        }
+    }
+
     // A transport failure or an error status → ClientError with the server's message.
     const httplib::Response& check(const httplib::Result& r, const std::string& what) const {
-        if (!r) throw ClientError(0, what + ": cannot reach " + opt.url + " (" + httplib::to_string(r.error()) + "); is `hecnn serve` running there?");
+        if (!r) throw ClientError(0, what + ": " + transport_error(r.error()));
         if (r->status >= 400) {
             std::string msg = r->body;
             try {

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <memory>
 
+#include "hecnn/server/tls.h"
 #include "protocol.h"
+#include "tls_context.h"
 
 namespace hecnn::server {
 namespace fs = std::filesystem;
@@ -70,10 +72,29 @@ bool receive_to_file(const httplib::Request& req, const httplib::ContentReader& 
 struct HttpServer::Impl {
     Service& svc;
     HttpOptions opt;
-    httplib::Server http;
+    std::unique_ptr<httplib::Server> http;  // an httplib::SSLServer with a certificate
     int port = -1;
 
-    Impl(Service& s, HttpOptions o) : svc(s), opt(std::move(o)) {}
+    Impl(Service& s, HttpOptions o) : svc(s), opt(std::move(o)) {
+        if (opt.tls_cert.empty() != opt.tls_key.empty())
+            throw std::invalid_argument("TLS needs both a certificate and its key (--tls-cert and --tls-key)");
+        if (opt.tls_cert.empty()) {
+            http = std::make_unique<httplib::Server>();
+            return;
+        }
+        // The files are checked here, so that a bad one is named before anything listens.
+        std::string why;
+        http = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+            try {
+                use_tls_identity(ctx, opt.tls_cert, opt.tls_key);
+                return true;
+            } catch (const std::exception& e) {
+                why = e.what();
+                return false;
+            }
+        });
+        if (!http->is_valid()) throw std::runtime_error(why.empty() ? "cannot set up TLS" : why);
+    }
 
     // Every handler body runs inside this: authentication, then ServiceError → its status,
     // anything else → 500 without leaking internals beyond the message.
@@ -91,13 +112,13 @@ struct HttpServer::Impl {
 
     void routes() {
         const std::string v1 = protocol::kPrefix;
-        http.Get(v1 + "/health", [this](const httplib::Request&, httplib::Response& res) {
+        http->Get(v1 + "/health", [this](const httplib::Request&, httplib::Response& res) {
             answer(res, svc.accepting() ? 200 : 503, protocol::to_json(svc.health()));
         });
-        http.Get(v1 + "/plan", [this](const httplib::Request& req, httplib::Response& res) {
+        http->Get(v1 + "/plan", [this](const httplib::Request& req, httplib::Response& res) {
             guarded(req, res, [&] { res.set_content(svc.plan_json(), kJson); });
         });
-        http.Post(v1 + "/sessions", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+        http->Post(v1 + "/sessions", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
             guarded(req, res, [&] {
                 std::vector<std::uint8_t> body;
                 const std::size_t limit = svc.max_eval_keys_bytes();
@@ -113,13 +134,13 @@ struct HttpServer::Impl {
                 answer(res, 201, {{"session", sid}});
             });
         });
-        http.Delete(v1 + "/sessions/" + kId, [this](const httplib::Request& req, httplib::Response& res) {
+        http->Delete(v1 + "/sessions/" + kId, [this](const httplib::Request& req, httplib::Response& res) {
             guarded(req, res, [&] {
                 svc.close_session(req.matches[1]);
                 answer(res, 200, {{"closed", std::string(req.matches[1])}});
             });
         });
-        http.Post(v1 + "/sessions/" + kId + "/jobs",
+        http->Post(v1 + "/sessions/" + kId + "/jobs",
                   [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
                       guarded(req, res, [&] {
                           // The body is received before any refusal: a client still sending
@@ -135,17 +156,17 @@ struct HttpServer::Impl {
                           answer(res, 202, {{"job", jid}});
                       });
                   });
-        http.Get(v1 + "/sessions/" + kId + "/jobs", [this](const httplib::Request& req, httplib::Response& res) {
+        http->Get(v1 + "/sessions/" + kId + "/jobs", [this](const httplib::Request& req, httplib::Response& res) {
             guarded(req, res, [&] {
                 json a = json::array();
                 for (const auto& s : svc.jobs(req.matches[1])) a.push_back(protocol::to_json(s));
                 answer(res, 200, {{"jobs", a}});
             });
         });
-        http.Get(v1 + "/sessions/" + kId + "/jobs/" + kId, [this](const httplib::Request& req, httplib::Response& res) {
+        http->Get(v1 + "/sessions/" + kId + "/jobs/" + kId, [this](const httplib::Request& req, httplib::Response& res) {
             guarded(req, res, [&] { answer(res, 200, protocol::to_json(svc.status(req.matches[1], req.matches[2]))); });
         });
-        http.Get(v1 + "/sessions/" + kId + "/jobs/" + kId + "/result", [this](const httplib::Request& req, httplib::Response& res) {
+        http->Get(v1 + "/sessions/" + kId + "/jobs/" + kId + "/result", [this](const httplib::Request& req, httplib::Response& res) {
             guarded(req, res, [&] {
                 const fs::path p = svc.result_path(req.matches[1], req.matches[2]);
                 auto f = std::make_shared<std::ifstream>(p, std::ios::binary);
@@ -162,13 +183,13 @@ struct HttpServer::Impl {
                                          });
             });
         });
-        http.Delete(v1 + "/sessions/" + kId + "/jobs/" + kId, [this](const httplib::Request& req, httplib::Response& res) {
+        http->Delete(v1 + "/sessions/" + kId + "/jobs/" + kId, [this](const httplib::Request& req, httplib::Response& res) {
             guarded(req, res, [&] {
                 svc.delete_job(req.matches[1], req.matches[2]);
                 answer(res, 200, {{"deleted", std::string(req.matches[2])}});
             });
         });
-        http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+        http->set_error_handler([](const httplib::Request&, httplib::Response& res) {
             if (res.body.empty()) {
                 const char* what = res.status == 404   ? "no such route; see GET /v1/health and the protocol in docs/WORKFLOW.md"
                                    : res.status == 413 ? "request body too large for this plan"
@@ -180,7 +201,7 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(Service& service, HttpOptions opt) : impl_(std::make_unique<Impl>(service, std::move(opt))) {
-    auto& h = impl_->http;
+    auto& h = *impl_->http;
     const std::size_t threads = std::max<std::size_t>(1, impl_->opt.threads);
     h.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     h.set_read_timeout(impl_->opt.read_timeout_seconds, 0);
@@ -195,17 +216,23 @@ HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::bind() {
     auto& i = *impl_;
-    if (i.opt.port == 0) i.port = i.http.bind_to_any_port(i.opt.host);
-    else i.port = i.http.bind_to_port(i.opt.host, i.opt.port) ? i.opt.port : -1;
+    if (i.opt.port == 0) i.port = i.http->bind_to_any_port(i.opt.host);
+    else i.port = i.http->bind_to_port(i.opt.host, i.opt.port) ? i.opt.port : -1;
     if (i.port < 0)
         throw std::runtime_error("cannot listen on " + i.opt.host + ":" + std::to_string(i.opt.port) +
                                  " (address in use, or not an address of this machine)");
 }
 
 int HttpServer::port() const { return impl_->port; }
-void HttpServer::run() { impl_->http.listen_after_bind(); }
+bool HttpServer::tls() const { return !impl_->opt.tls_cert.empty(); }
+std::string HttpServer::url() const {
+    const std::string& h = impl_->opt.host;
+    const bool v6 = h.find(':') != std::string::npos && h.front() != '[';
+    return std::string(tls() ? "https://" : "http://") + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->port);
+}
+void HttpServer::run() { impl_->http->listen_after_bind(); }
 void HttpServer::stop() {
-    if (impl_) impl_->http.stop();
+    if (impl_) impl_->http->stop();
 }
 
 }  // namespace hecnn::server

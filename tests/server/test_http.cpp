@@ -3,20 +3,15 @@
 // malformed uploads must each get a clear 4xx and leave the service healthy; concurrent
 // clients get their own results; SIGTERM loses nothing. Tiny model, INSECURE test-only
 // parameters.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <thread>
 
 #include <httplib.h>
 
-#include "cli/subprocess.h"
 #include "hecnn/server/client.h"
-#include "server/server_fixture.h"
+#include "server/http_fixture.h"
 
 using namespace hecnn;
 using namespace hecnn::test;
@@ -24,72 +19,6 @@ using server::ClientError;
 using server::JobState;
 
 namespace {
-
-struct HttpTest : ::testing::Test {
-    static void SetUpTestSuite() { signal(SIGPIPE, SIG_IGN); }  // a refused upload closes the socket mid-send
-    ScratchDir dir;
-    Workflow w{5, 40};
-    std::unique_ptr<cli::Subprocess> server;
-    std::string url;
-
-    HttpTest() {
-        std::ofstream(dir / "tiny.onnx", std::ios::binary) << w.onnx;
-        io::save_plan(dir / "plan.json", w.plan);
-    }
-    ~HttpTest() override {
-        if (server) server->signal(SIGKILL);
-    }
-    void start(const std::vector<std::string>& extra = {}) {
-        std::vector<std::string> argv = {HECNN_EXE, "serve", "--model", (dir / "tiny.onnx").string(), "--plan", (dir / "plan.json").string(),
-                                          "--listen", "127.0.0.1:0", "--state-dir", (dir / "state").string(), "--insecure-test-params",
-                                          "--threads", "1", "--drain-seconds", "60"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        server = std::make_unique<cli::Subprocess>(argv, true);
-        url = cli::read_serve_url(*server, std::chrono::seconds(60));
-        ASSERT_FALSE(url.empty()) << "hecnn serve did not start";
-    }
-    int stop() {
-        server->signal(SIGTERM);
-        const int rc = server->wait();
-        server.reset();
-        return rc;
-    }
-    int port() const { return std::stoi(url.substr(url.rfind(':') + 1)); }
-    // Sends raw bytes over TCP; returns the answer's head (what arrives until a blank line, or 5 s).
-    static std::string raw_request(int port, const std::string& bytes) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<std::uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        std::string out;
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) >= 0) {
-            timeval tv{5, 0};
-            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            char buf[4096];
-            for (ssize_t n; out.find("\r\n\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-                out.append(buf, static_cast<std::size_t>(n));
-        }
-        ::close(fd);
-        return out;
-    }
-    server::ServiceClient client(const std::string& token = "") {
-        server::ClientOptions o;
-        o.url = url;
-        o.token = token;
-        return server::ServiceClient(o);
-    }
-    std::string last_error;  // the message of the last refusal (shown when a check fails)
-    int status_of(const std::function<void()>& f) {
-        try {
-            f();
-        } catch (const ClientError& e) {
-            last_error = e.what();
-            return e.status();
-        }
-        return 0;
-    }
-};
 
 TEST_F(HttpTest, ClientRoundTripGivesTheReferencePredictions) {
     start();

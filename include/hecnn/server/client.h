@@ -24,7 +24,8 @@ private:
 };
 
 struct ClientOptions {
-    std::string url = "http://127.0.0.1:8080";  // http://host:port
+    std::string url = "http://127.0.0.1:8080";  // https://host:port (TLS) or http://host:port
+    std::string ca_cert;                        // https: PEM file of the CA(s) to trust (empty: the system's)
     std::string token;                          // bearer token, if the server wants one
     int connect_timeout_seconds = 10;
     int read_timeout_seconds = 300;             // a download of a large result on a slow link

@@ -31,15 +31,21 @@ struct HttpOptions {
     std::string token;           // non-empty: every /v1 route but /v1/health needs "Authorization: Bearer <token>"
     std::size_t threads = 8;     // connections served at once
     int read_timeout_seconds = 60, write_timeout_seconds = 60;
+    // Both set: HTTPS only (TLS 1.2+), from PEM files: the certificate chain (the server's
+    // own first) and its unencrypted private key. Both empty: plain HTTP (loopback only).
+    std::string tls_cert, tls_key;
 };
 
 class HttpServer {
 public:
+    // Throws std::runtime_error naming the file when the TLS certificate or key is unusable.
     HttpServer(Service& service, HttpOptions opt);
     ~HttpServer();
     // Binds the socket (throws std::runtime_error naming the address if it cannot).
     void bind();
     int port() const;  // after bind()
+    bool tls() const;
+    std::string url() const;  // http(s)://host:port, after bind()
     void run();        // serves until stop(); bind() first
     void stop();       // thread-safe
 
