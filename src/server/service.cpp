@@ -1,7 +1,9 @@
 #include "hecnn/server/service.h"
 
+#include <fcntl.h>
 #include <omp.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +39,31 @@ JobState parse_state(const std::string& s) {
     throw std::runtime_error("unknown job state \"" + s + "\"");
 }
 
+// A job interrupted this many times (the process killed while it ran: out of memory, a
+// crash, an operator's kill -9) is not run again: it is reported failed, so that one bad
+// batch cannot take the service down at every restart.
+constexpr std::uint64_t kMaxAttempts = 3;
+
+// The data of an upload reaches the disk before the job is acknowledged (202): an accepted
+// job then survives a power loss, not only a killed process.
+void sync_file(const fs::path& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool ok = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!ok) throw ServiceError(507, "the service cannot store the upload (fsync failed)");
+}
+
+// What a killed process can leave in a directory of the state: the temporary files of
+// writes it had not committed (write_file_atomic's ".NAME.tmp.XXXXXX"; a result's can be
+// as large as the result).
+void remove_temporaries(const fs::path& dir) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string n = e.path().filename().string();
+        if (n.size() > 1 && n[0] == '.' && n.find(".tmp.") != std::string::npos) fs::remove(e.path(), ec);
+    }
+}
+
 void write_text_atomic(const fs::path& p, const std::string& text) {
     ckks::write_file_atomic(p, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
@@ -70,6 +97,7 @@ bool is_valid_id(const std::string& id) {
 struct Service::Job {
     JobStatus st;
     std::uint64_t seq = 0;  // acceptance order (re-queued in this order after a restart)
+    std::uint64_t attempts = 0;  // runs started (persisted before each: a kill mid-run counts)
 };
 
 struct Service::Session {
@@ -199,8 +227,9 @@ std::string Service::submit(const std::string& sid, const fs::path& spooled) {
     Session& s = session_locked(sid);  // may have been closed meanwhile
     if (!accepting_) throw ServiceError(503, "the service is shutting down; this batch was not accepted, resubmit it later");
     const fs::path dir = job_dir(sid, j->st.id);
+    sync_file(spooled);
     fs::create_directories(dir);
-    fs::rename(spooled, dir / kBatchFile);
+    fs::rename(spooled, dir / kBatchFile);  // made durable by persist's directory sync
     std::uint64_t seq = 0;
     for (const auto& [id, ss] : sessions_)
         for (const auto& [jid, jj] : ss->jobs) seq = std::max(seq, jj->seq);
@@ -265,6 +294,7 @@ void Service::persist(const Session& s, const Job& j) const {
     const json o = {{"id", j.st.id},
                     {"state", to_string(j.st.state)},
                     {"seq", j.seq},
+                    {"attempts", j.attempts},
                     {"samples", j.st.samples},
                     {"server_seconds", j.st.server_seconds},
                     {"result_bytes", j.st.result_bytes},
@@ -286,10 +316,19 @@ void Service::reload() {
             continue;  // unusable session (another plan's, or damaged): not served
         }
         const fs::path jobs = sd.path() / "jobs";
+        remove_temporaries(sd.path());
         if (fs::is_directory(jobs))
             for (const auto& jd : fs::directory_iterator(jobs)) {
                 const std::string jid = jd.path().filename().string();
                 if (!jd.is_directory() || !is_valid_id(jid)) continue;
+                remove_temporaries(jd.path());
+                if (!fs::exists(jd.path() / kStatusFile)) {
+                    // Killed inside submit before the job was recorded: it was never
+                    // acknowledged (no 202), so nobody waits for it.
+                    std::error_code ec;
+                    fs::remove_all(jd.path(), ec);
+                    continue;
+                }
                 auto j = std::make_unique<Job>();
                 j->st.id = jid;
                 j->st.steps = compiled_.steps.size();
@@ -302,12 +341,21 @@ void Service::reload() {
                     j->st.server_seconds = protocol::get_real(o, "server_seconds");
                     j->st.result_bytes = protocol::get_count(o, "result_bytes");
                     j->st.error = protocol::get_text(o, "error");
+                    j->attempts = o.contains("attempts") ? protocol::get_count(o, "attempts") : 0;
                 } catch (const std::exception& e) {
                     j->st.state = JobState::failed;
                     j->st.error = std::string("its status was unreadable after a restart (") + e.what() + "); resubmit the batch";
                 }
                 if (j->st.state == JobState::done && !fs::exists(jd.path() / kResultFile))
                     j->st.state = JobState::failed, j->st.error = "its result file is missing after a restart; resubmit the batch";
+                if ((j->st.state == JobState::queued || j->st.state == JobState::running) && j->attempts >= kMaxAttempts) {
+                    j->st.state = JobState::failed;
+                    j->st.error = "the server stopped " + std::to_string(j->attempts) +
+                                  " times while running this job (killed: out of memory? a crash?); it is not run again. "
+                                  "Resubmit the batch, or ask the operator to look at the server's memory budget and logs";
+                    std::error_code ec;
+                    fs::remove(jd.path() / kBatchFile, ec);
+                }
                 if (j->st.state == JobState::queued || j->st.state == JobState::running) {
                     if (fs::exists(jd.path() / kBatchFile)) {
                         j->st.state = JobState::queued;
@@ -338,6 +386,7 @@ void Service::worker_loop() {
             s = &session_locked(sid);
             j = &job_locked(*s, jid);
             j->st.state = JobState::running;
+            ++j->attempts;
             persist(*s, *j);
         }
         run_job(*s, *j);  // sessions/jobs are not erased while running (close/delete refuse)

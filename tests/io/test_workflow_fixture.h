@@ -88,10 +88,12 @@ inline nn::Model tiny_model(unsigned seed = 5) {
 }
 
 struct Workflow {
-    explicit Workflow(unsigned seed = 5, std::size_t batch = 40) : model(tiny_model(seed)), onnx(io::serialize_onnx(model)) {
+    explicit Workflow(unsigned seed = 5, std::size_t batch = 40) : Workflow(tiny_model(seed), batch, 11) {}
+    // Any model (its preprocessing set), planned at N = 2^log_n.
+    Workflow(nn::Model m, std::size_t batch, int log_n) : model(std::move(m)), onnx(io::serialize_onnx(model)) {
         he::PipelineOptions o;
-        o.params = insecure_small(11);
-        const auto calib = random_inputs(64 * 25, 3, -2, 2);
+        o.params = insecure_small(log_n);
+        const auto calib = random_inputs(64 * static_cast<std::size_t>(nn::element_count(model.input_shape())), 3, -2, 2);
         compiled = he::compile_for_batch(model, calib, 64, o);
         plan = io::make_plan_file(model.preprocessing, onnx, compiled, batch);
         plan.model_name = "tiny.onnx";

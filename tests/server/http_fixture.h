@@ -20,11 +20,11 @@ namespace hecnn::test {
 struct HttpTest : ::testing::Test {
     static void SetUpTestSuite() { signal(SIGPIPE, SIG_IGN); }  // a refused upload closes the socket mid-send
     ScratchDir dir;
-    Workflow w{5, 40};
+    Workflow w;
     std::unique_ptr<cli::Subprocess> server;
     std::string url;
 
-    HttpTest() {
+    explicit HttpTest(Workflow served = Workflow{5, 40}) : w(std::move(served)) {
         std::ofstream(dir / "tiny.onnx", std::ios::binary) << w.onnx;
         io::save_plan(dir / "plan.json", w.plan);
     }
