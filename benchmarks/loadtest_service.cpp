@@ -1,13 +1,16 @@
-// hecnn-loadtest: the inference service under load, over loopback, with a SIGTERM in the
-// middle. N clients (threads, each its own key set and session) submit M batches each to a
-// real `hecnn serve` process; after --kill-after seconds the server gets SIGTERM, drains
-// and exits; a new server process starts on the same state directory; the clients keep
-// polling until every job they had accepted is finished. Nothing may be lost: every
-// accepted job ends done (its result decrypts to the plaintext model's predictions) or
-// failed with a reason. The server's peak resident memory is sampled from /proc.
+// hecnn-loadtest: the inference service under load, over loopback and TLS, stopped twice in
+// the middle. N clients (threads, each its own key set and session) submit M batches each
+// to a real `hecnn serve` process with a self-signed certificate for 127.0.0.1; after
+// --kill-after seconds the server gets SIGTERM, drains and exits, and a new server process
+// starts on the same state directory and port; --kill-after seconds later that one gets
+// SIGKILL (in the middle of a job, with work queued) and a third one starts. The clients
+// retry while the server is away and keep polling until every job they had accepted is
+// finished. Nothing may be lost: every accepted job ends done (its result decrypts to the
+// plaintext model's predictions) or failed with a reason. Each server's peak resident
+// memory is sampled from /proc.
 //
-//   hecnn-loadtest --model MODEL.onnx --plan PLAN.json [--clients 4] [--batches 3]
-//                  [--kill-after 20] [--images 256] [--dir DIR]
+//   hecnn-loadtest --model MODEL.onnx --plan PLAN.json [--clients 4] [--batches 4]
+//                  [--kill-after 20] [--images 256] [--memory SIZE] [--dir DIR]
 #include <CLI/CLI.hpp>
 #include <signal.h>
 
@@ -28,6 +31,7 @@
 #include "hecnn/io/plan_file.h"
 #include "hecnn/nn/reference.h"
 #include "hecnn/server/client.h"
+#include "hecnn/server/tls.h"
 
 using namespace hecnn;
 namespace fs = std::filesystem;
@@ -36,8 +40,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Options {
-    std::string model, plan, dir = "hecnn-loadtest";
-    std::size_t clients = 4, batches = 3, images = 256;
+    std::string model, plan, dir = "hecnn-loadtest", memory;
+    std::size_t clients = 4, batches = 4, images = 256;
     double kill_after = 20;
     bool insecure = false;
 };
@@ -61,9 +65,12 @@ struct Server {
     std::atomic<bool> running{false};
 
     void start(const Options& o, const std::string& listen) {
+        const fs::path tls = fs::path(o.dir) / "tls";
         std::vector<std::string> argv = {cli::sibling_exe("hecnn"), "serve", "--model", o.model, "--plan", o.plan, "--listen", listen,
-                                         "--state-dir", (fs::path(o.dir) / "state").string(), "--max-queued", "1000"};
+                                         "--state-dir", (fs::path(o.dir) / "state").string(), "--max-queued", "1000",
+                                         "--tls-cert", (tls / "cert.pem").string(), "--tls-key", (tls / "key.pem").string()};
         if (o.insecure) argv.push_back("--insecure-test-params");
+        if (!o.memory.empty()) argv.insert(argv.end(), {"--memory", o.memory});
         proc = std::make_unique<cli::Subprocess>(argv, true);
         url = cli::read_serve_url(*proc, std::chrono::seconds(120));
         if (url.empty()) throw std::runtime_error("hecnn serve did not start");
@@ -75,9 +82,9 @@ struct Server {
             }
         });
     }
-    int stop() {
+    int stop(int sig = SIGTERM) {
         peak = std::max<std::size_t>(peak, rss_field(proc->pid(), "VmHWM:"));
-        proc->signal(SIGTERM);
+        proc->signal(sig);
         const int rc = proc->wait();
         running = false;
         sampler.join();
@@ -96,19 +103,23 @@ struct Tally {
 int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     Options o;
-    CLI::App app{"hecnn-loadtest: N clients × M batches against `hecnn serve` on loopback, with a SIGTERM and a restart in the middle"};
+    CLI::App app{"hecnn-loadtest: N clients × M batches against `hecnn serve` on loopback over TLS, with a SIGTERM, a restart, a SIGKILL and a "
+                 "restart in the middle"};
     app.add_option("--model", o.model, "ONNX model")->required()->check(CLI::ExistingFile);
     app.add_option("--plan", o.plan, "Its plan (hecnn plan MODEL --out PLAN.json)")->required()->check(CLI::ExistingFile);
     app.add_option("--clients", o.clients, "Concurrent clients")->capture_default_str();
     app.add_option("--batches", o.batches, "Batches per client")->capture_default_str();
     app.add_option("--images", o.images, "Fashion-MNIST test images per batch")->capture_default_str();
-    app.add_option("--kill-after", o.kill_after, "Seconds before the SIGTERM")->capture_default_str();
+    app.add_option("--kill-after", o.kill_after, "Seconds before the SIGTERM, and from the restart to the SIGKILL")->capture_default_str();
+    app.add_option("--memory", o.memory, "Passed to `hecnn serve --memory` (its budget, reported next to the peak RSS)");
     app.add_option("--dir", o.dir, "Working directory (removed first)")->capture_default_str();
     app.add_flag("--insecure-test-params", o.insecure, "Allow test-only parameters");
     CLI11_PARSE(app, argc, argv);
     try {
         fs::remove_all(o.dir);
-        fs::create_directories(o.dir);
+        fs::create_directories(fs::path(o.dir) / "tls");
+        const fs::path ca = fs::path(o.dir) / "tls" / "cert.pem";
+        server::make_self_signed_certificate(ca, fs::path(o.dir) / "tls" / "key.pem", {"127.0.0.1"});
         const auto plan = io::load_plan(o.plan, o.insecure);
         const auto onnx = ckks::read_file(o.model, io::kMaxOnnxBytes);
         const auto model = io::parse_onnx(std::string_view(reinterpret_cast<const char*>(onnx.data()), onnx.size()));
@@ -148,6 +159,7 @@ int main(int argc, char** argv) {
                 std::lock_guard lk(url_mu);
                 server::ClientOptions co;
                 co.url = url;
+                co.ca_cert = ca.string();
                 co.read_timeout_seconds = 30;
                 return server::ServiceClient(co);
             };
@@ -213,6 +225,7 @@ int main(int argc, char** argv) {
         for (std::size_t c = 0; c < o.clients; ++c) threads.emplace_back(client_loop, c);
 
         std::this_thread::sleep_for(std::chrono::duration<double>(o.kill_after));
+        std::fflush(stdout);
         std::printf("t=%.1f s: SIGTERM to the server (accepted so far %zu, done %zu)\n", since(t0), t.accepted, t.done);
         const int rc1 = first.stop();
         server_up = false;
@@ -223,20 +236,42 @@ int main(int argc, char** argv) {
             std::lock_guard lk(url_mu);
             url = second.url;
         }
+        std::this_thread::sleep_for(std::chrono::duration<double>(o.kill_after));
+        std::printf("t=%.1f s: SIGKILL to the restarted server (accepted so far %zu, done %zu)\n", since(t0), t.accepted, t.done);
+        const int rc2 = second.stop(SIGKILL);
+        std::size_t running = 0, queued = 0;  // what the kill interrupted, as the state directory says
+        for (const auto& e : fs::recursive_directory_iterator(fs::path(o.dir) / "state"))
+            if (e.path().filename() == "status.json") {
+                std::ifstream f(e.path());
+                const std::string text((std::istreambuf_iterator<char>(f)), {});
+                running += text.find("\"running\"") != std::string::npos;
+                queued += text.find("\"queued\"") != std::string::npos;
+            }
+        std::printf("t=%.1f s: server killed (status %d) with %zu job(s) running and %zu queued; restarting on the same state directory\n",
+                    since(t0), rc2, running, queued);
+        Server third;
+        third.start(o, listen);
+        {
+            std::lock_guard lk(url_mu);
+            url = third.url;
+        }
         for (auto& th : threads) th.join();
-        const int rc2 = second.stop();
+        const int rc3 = third.stop();
         const double total = since(t0);
 
-        std::printf("\n=== load test: %zu clients × %zu batches of %zu images (%zu ciphertexts each), SIGTERM at %.0f s ===\n", o.clients, o.batches,
-                    S, F, o.kill_after);
+        std::printf("\n=== load test over TLS: %zu clients × %zu batches of %zu images (%zu ciphertexts each); SIGTERM at %.0f s, "
+                    "SIGKILL %.0f s after the restart ===\n",
+                    o.clients, o.batches, S, F, o.kill_after, o.kill_after);
         std::printf("accepted %zu, done %zu, failed %zu (with a reason), LOST %zu; refused while shutting down %zu (resubmitted); "
                     "retries %zu\n",
                     t.accepted, t.done, t.failed, t.lost, t.refused, t.retries);
         std::printf("predictions differing from the plaintext model: %zu of %zu\n", t.wrong, t.done * S);
-        std::printf("server exits: %d then %d; peak RSS %.1f MiB then %.1f MiB; wall %.1f s\n", rc1, rc2, first.peak / 1048576.0,
-                    second.peak / 1048576.0, total);
+        std::printf("server exits: %d (SIGTERM), %d (SIGKILL), %d (SIGTERM at the end); peak RSS %.1f, %.1f, %.1f MiB%s%s; wall %.1f s\n",
+                    rc1, rc2, rc3, first.peak / 1048576.0, second.peak / 1048576.0, third.peak / 1048576.0,
+                    o.memory.empty() ? "" : " against --memory ", o.memory.c_str(), total);
         for (const auto& f : t.failures) std::printf("  failure: %s\n", f.c_str());
-        const bool ok = t.lost == 0 && t.done + t.failed == t.accepted && t.accepted == o.clients * o.batches && rc1 == 0 && rc2 == 0;
+        const bool ok = t.lost == 0 && t.done + t.failed == t.accepted && t.accepted == o.clients * o.batches && rc1 == 0 &&
+                        rc2 == 128 + SIGKILL && rc3 == 0;
         std::printf("%s\n", ok ? "OK: every accepted job finished or was reported failed" : "FAILED");
         return ok ? 0 : 1;
     } catch (const std::exception& e) {

@@ -73,10 +73,10 @@ inline std::vector<std::uint8_t> rebuild_container(std::span<const std::uint8_t>
     return io::detail::make_container(kind, io::detail::get_u64(original.data() + 11), payload);
 }
 
-// The tiny model: conv 3×3 (1→2) on 1×5×5, element-wise x² activation, dense 3.
-inline nn::Model tiny_model(unsigned seed = 5) {
-    Builder b({1, 5, 5}, seed);
-    b.conv(2, 3);
+// conv 3×3 (1→channels) on 1×side×side, element-wise x² activation, dense 3.
+inline nn::Model conv_square_model(int side, int channels, unsigned seed) {
+    Builder b({1, side, side}, seed);
+    b.conv(channels, 3);
     b.act("element");
     b.dense(3);
     auto m = b.finish();
@@ -86,6 +86,9 @@ inline nn::Model tiny_model(unsigned seed = 5) {
     m.preprocessing.classes = {"zero", "one", "two"};
     return m;
 }
+
+// The tiny model: conv 3×3 (1→2) on 1×5×5, element-wise x² activation, dense 3.
+inline nn::Model tiny_model(unsigned seed = 5) { return conv_square_model(5, 2, seed); }
 
 struct Workflow {
     explicit Workflow(unsigned seed = 5, std::size_t batch = 40) : Workflow(tiny_model(seed), batch, 11) {}

@@ -18,18 +18,7 @@ namespace {
 
 // A model whose job runs long enough (about a second) for a kill to land inside it:
 // conv 3×3 (1→8) on 1×12×12, element-wise x², dense 3; N = 2^12.
-Workflow slow_workflow() {
-    Builder b({1, 12, 12}, 7);
-    b.conv(8, 3);
-    b.act("element");
-    b.dense(3);
-    auto m = b.finish();
-    m.preprocessing.scale = 1.0 / 255;
-    m.preprocessing.mean = {0.5};
-    m.preprocessing.std = {0.25};
-    m.preprocessing.classes = {"zero", "one", "two"};
-    return Workflow(std::move(m), 40, 12);
-}
+Workflow slow_workflow() { return Workflow(conv_square_model(12, 8, 7), 40, 12); }
 
 struct CrashTest : HttpTest {
     CrashTest() : HttpTest(slow_workflow()) {}
