@@ -8,6 +8,7 @@
 #include "format.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/compiler.h"
+#include "hecnn/he/memory.h"
 #include "hecnn/io/infer_job.h"
 #include "hecnn/io/onnx.h"
 #include "progress.h"
@@ -27,6 +28,7 @@ void run_infer_files(const InferFilesOptions& o) {
         omp_set_dynamic(0);  // exactly the requested threads
         omp_set_num_threads(o.threads);
     }
+    he::configure_allocator_for_inference();  // as bench infer: freed ciphertexts' pages reused (memory.h)
     const auto onnx = ckks::read_file(o.model, io::kMaxOnnxBytes);
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     const auto model = io::parse_onnx(onnx_bytes);

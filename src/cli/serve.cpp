@@ -12,6 +12,7 @@
 #include "token.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/compiler.h"
+#include "hecnn/he/memory.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
 #include "hecnn/server/http_server.h"
@@ -50,6 +51,8 @@ void run_serve(const ServeOptions& o) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // Before any thread: a job reuses the pages of the jobs before it (memory.h).
+    he::configure_allocator_for_inference();
 
     const auto onnx = ckks::read_file(o.model, io::kMaxOnnxBytes);
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());

@@ -310,20 +310,25 @@ std::vector<ckks::Ciphertext> Runtime::execute(Source& src, int top, const RunOp
         } else {
             std::vector<std::size_t> before(b - a), after(b - a), file(b - a, 0);
             for (std::size_t i = 0; i < b - a; ++i) before[i] = wire[acts[a + i].wire].byte_size();
-            // The provider is called from this thread only (runtime.h); the checks and
-            // conversions after it run in parallel with the other loads.
+            // An input's first load calls the provider, in parallel with the other loads
+            // of the run (runtime.h): reading and expanding a seeded upload is a large
+            // share of a job, and one thread doing it would leave the others idle.
             if (kind == Kind::Load)
                 for (std::size_t i = a; i < b; ++i) {
                     const int w = acts[i].wire;
-                    if (w < plan_.input_count && !fetched[w]) wire[w] = (*src.provider)(static_cast<std::size_t>(w)), fetched[w] = 2;
+                    if (w < plan_.input_count && !fetched[w]) fetched[w] = 2;
                 }
             for_each(b - a, [&](std::size_t i) {
                 const Action& x = acts[a + i];
                 auto& c = wire[x.wire];
                 switch (kind) {
                     case Kind::Load:
-                        if (x.wire < plan_.input_count && fetched[x.wire] == 2) check_input(x.wire, c);
-                        else c = store.read(x.wire);
+                        if (x.wire < plan_.input_count && fetched[x.wire] == 2) {
+                            c = (*src.provider)(static_cast<std::size_t>(x.wire));
+                            check_input(x.wire, c);
+                        } else {
+                            c = store.read(x.wire);
+                        }
                         if (c.level() > x.level) c = dropped_copy(c, x.level);  // a lazy input: only the limbs read
                         break;
                     case Kind::Spill:

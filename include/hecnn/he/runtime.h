@@ -39,7 +39,8 @@ struct StepTrace {
 
 // Called with the index of an input ciphertext (0 … plan.input_count−1) when the runtime
 // first needs it, e.g. to read it from a batch file and expand a seeded ciphertext on the
-// fly. Called once per input, from the thread running the schedule.
+// fly. Called once per input, possibly from several threads at once (for different
+// inputs: the loads of one wave run in parallel), so it must be thread-safe.
 using InputProvider = std::function<ckks::Ciphertext(std::size_t input_index)>;
 
 struct RunOptions {
