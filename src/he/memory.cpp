@@ -57,6 +57,12 @@ void configure_allocator_for_inference() {
     math::set_buffer_cache_limit(0);
     mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum (HEAP_MAX_SIZE / 2); also stops its dynamic threshold
     mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+    // One arena (the brk heap) for every thread: the pages a job's threads freed serve
+    // the next job whichever thread asks (glibc unmaps a thread arena's free heaps), and
+    // the heap grows in 64 MiB steps, advised for huge pages as it grows.
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_TOP_PAD, 64 << 20);
+    math::set_huge_pages(true);
 }
 
 std::size_t peak_rss_bytes() {

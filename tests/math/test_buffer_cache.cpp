@@ -1,6 +1,9 @@
 // The large-block cache behind AlignedVector: reuse, bounds, thread safety.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -59,4 +62,38 @@ TEST(BufferCache, ConcurrentUseIsSafe) {
     EXPECT_LE(buffer_cache_bytes(), std::size_t{1} << 30);
     release_buffer_cache();
     EXPECT_EQ(buffer_cache_bytes(), 0u);
+}
+
+// The VmFlags of the mapping holding address p in /proc/self/smaps ("" if none).
+static std::string vm_flags_of(const void* p) {
+    std::ifstream f("/proc/self/smaps");
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    std::string line;
+    bool inside = false;
+    while (std::getline(f, line)) {
+        unsigned long lo = 0, hi = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) inside = a >= lo && a < hi;
+        else if (inside && line.rfind("VmFlags:", 0) == 0) return line;
+    }
+    return "";
+}
+
+TEST(BufferCache, HugePagesAreAdvisedForLargeBlocksWhenAsked) {
+    set_buffer_cache_limit(0);
+    const std::size_t bytes = std::size_t{8} << 20;  // holds at least two whole 2 MiB pages
+    set_huge_pages(false);
+    void* plain = aligned_acquire(bytes);
+    const std::string off = vm_flags_of(static_cast<char*>(plain) + bytes / 2);
+    ASSERT_FALSE(off.empty()) << "no mapping found for the block";
+    EXPECT_EQ(off.find(" hg"), std::string::npos) << off;  // madvise(MADV_HUGEPAGE) sets "hg"
+    set_huge_pages(true);
+    void* big = aligned_acquire(bytes);
+    auto* c = static_cast<unsigned char*>(big);
+    for (std::size_t i = 0; i < bytes; i += 4096) c[i] = static_cast<unsigned char>(i >> 12);
+    const std::string on = vm_flags_of(c + bytes / 2);
+    EXPECT_NE(on.find(" hg"), std::string::npos) << on;
+    for (std::size_t i = 0; i < bytes; i += 4096) ASSERT_EQ(c[i], static_cast<unsigned char>(i >> 12));
+    set_huge_pages(false);
+    aligned_release(big, bytes);
+    aligned_release(plain, bytes);
 }

@@ -3,6 +3,10 @@
 // shutdown. Tiny model, small INSECURE test-only parameters.
 #include "server/server_fixture.h"
 
+#include <tuple>
+
+#include "hecnn/he/memory.h"
+
 using namespace hecnn;
 using namespace hecnn::test;
 using server::JobState;
@@ -129,6 +133,28 @@ TEST_F(ServiceTest, SessionsAreIsolated) {
     }
     ASSERT_TRUE(eventually([&] { return finished(*svc, a, ja); }));
     EXPECT_EQ(svc->status(a, ja).state, JobState::done);
+}
+
+// hecnn serve's allocator (one never-trimmed arena, huge pages): consecutive jobs of two
+// sessions in one process reuse each other's freed memory, and each still decrypts, with
+// its own keys, to its own reference; a job after another session's gets nothing of it.
+TEST_F(ServiceTest, ConsecutiveJobsOfTwoSessionsUnderTheServersAllocatorGetTheirOwnResults) {
+    he::configure_allocator_for_inference();
+    auto svc = start();
+    TestClient carol(w.plan, dir / "carol");
+    const std::string a = svc->open_session(read_bytes(alice.eval_keys()));
+    const std::string c = svc->open_session(read_bytes(carol.eval_keys()));
+    const std::vector<std::tuple<TestClient*, std::string, std::string>> runs = {
+        {&alice, a, "a1"}, {&carol, c, "c1"}, {&alice, a, "a2"}, {&carol, c, "c2"}};
+    unsigned seed = 21;
+    for (const auto& [client, sid, name] : runs) {
+        const std::string jid = submit(*svc, sid, client->encrypt(name, 13 + seed % 7, seed));
+        ++seed;
+        ASSERT_TRUE(eventually([&] { return finished(*svc, sid, jid); }));  // one after the other
+        const auto st = svc->status(sid, jid);
+        ASSERT_EQ(st.state, JobState::done) << st.error;
+        client->expect_matches(w.model, name, svc->result_path(sid, jid));
+    }
 }
 
 TEST_F(ServiceTest, QueueIsBounded) {

@@ -24,6 +24,10 @@ void set_buffer_cache_limit(std::size_t bytes);
 std::size_t buffer_cache_bytes();
 // Return every cached block to the system.
 void release_buffer_cache();
+// Advise transparent huge pages (madvise MADV_HUGEPAGE) for the heap that large blocks
+// come from, as it grows (default off). Only for a heap that is never trimmed
+// (he::configure_allocator_for_inference): a range once advised is not advised again.
+void set_huge_pages(bool on);
 
 template <class T>
 struct AlignedAllocator {
