@@ -6,9 +6,12 @@
 // (one rescale) unless it is already a single term k·w + d — and every live form is then
 // rewritten in terms of the new wires. So when the linear parts of p and q are
 // proportional (a·x·x, (a·x)·x, x·(a·x), (x+1)·(x−1), (a·x+b)·x, …) both end as single
-// terms of the same wire w and p·q = k₁k₂·w² + (k₁d₂ + k₂d₁)·w + d₁d₂: one Square step, and
-// the coefficients go to whatever linear step reads the result. Other products are
-// refused (a ciphertext × ciphertext product is not supported yet).
+// terms of the same wire w and p·q = k₁k₂·w² + (k₁d₂ + k₂d₁)·w + d₁d₂: one square of w, and
+// the coefficients go to whatever linear step reads the result. Otherwise they end as
+// terms of two wires u ≠ v (two branches, or x² times x) and p·q = k₁k₂·uv + k₁d₂·u +
+// k₂d₁·v + d₁d₂: one ciphertext × ciphertext product, depth max(depth u, depth v) + 1.
+// Each product node makes one Square step (arity 1) or, when some pair is of two wires,
+// one Product step (arity 2, plan.h); a pair made before is reused.
 #include "hecnn/he/compiler.h"
 
 #include <algorithm>
@@ -246,6 +249,7 @@ private:
         sq.kind = Step::Kind::Square;
         sq.name = n.name;
         const int si = static_cast<int>(plan_.steps.size());
+        std::vector<std::pair<int, int>> pairs;  // the new outputs' operands
         Forms y(E);
         Acc acc;
         for (std::size_t j = 0; j < E; ++j) {
@@ -255,31 +259,34 @@ private:
                 y[j] = acc.take();
                 continue;
             }
-            const int deg = p[j].deg + q[j].deg;
-            if (deg > 2)
-                fail(n, "a polynomial of degree " + std::to_string(deg) + " (e.g. x·x·x): hecnn evaluates, between two layers that mix "
-                        "elements (Conv, Gemm, AveragePool), a polynomial of degree ≤ 2 per element, a·x² + b·x + c; put a Conv "
-                        "or Linear layer between the two activations");
             const auto [u, k1] = p[j].t[0];
             const auto [v, k2] = q[j].t[0];
             const double d1 = p[j].c, d2 = q[j].c;
-            if (u != v)
-                fail(n, "product of two different encrypted values (x·y with linear parts that are not proportional) needs a "
-                        "ciphertext × ciphertext product, which is not supported yet: use a·x² + b·x + c of one value");
-            auto it = square_of_.find(u);
-            if (it == square_of_.end()) {
-                it = square_of_.emplace(u, new_wire(plan_.wire_depth[u] + 1, 2, si)).first;
-                sq.inputs.push_back(u);
+            // One output per pair of wires (a square when u = v), reused by later products.
+            const std::pair<int, int> key{std::min(u, v), std::max(u, v)};
+            auto it = product_of_.find(key);
+            if (it == product_of_.end()) {
+                const int depth = std::max(plan_.wire_depth[u], plan_.wire_depth[v]) + 1;
+                it = product_of_.emplace(key, new_wire(depth, 2, si)).first;
+                pairs.push_back(key);
                 sq.outputs.push_back(it->second);
             }
-            // (k1·u + d1)(k2·u + d2) = k1k2·u² + (k1d2 + k2d1)·u + d1d2
+            // (k1·u + d1)(k2·v + d2) = k1k2·uv + k1d2·u + k2d1·v + d1d2
             acc.add_term(it->second, k1 * k2);
-            acc.add_term(u, k1 * d2 + k2 * d1);
+            acc.add_term(u, k1 * d2);
+            acc.add_term(v, k2 * d1);
             acc.add_const(d1 * d2);
             y[j] = acc.take();
-            y[j].deg = deg;
+            y[j].deg = p[j].deg + q[j].deg;
         }
-        if (!sq.inputs.empty()) plan_.steps.push_back(std::move(sq));
+        if (pairs.empty()) return y;
+        // All squares: arity 1; else the interleaved pairs (a square as (x, x)).
+        sq.arity = std::any_of(pairs.begin(), pairs.end(), [](const auto& uv) { return uv.first != uv.second; }) ? 2 : 1;
+        for (const auto& [u, v] : pairs) {
+            sq.inputs.push_back(u);
+            if (sq.arity == 2) sq.inputs.push_back(v);
+        }
+        plan_.steps.push_back(std::move(sq));
         return y;
     }
 
@@ -399,7 +406,7 @@ private:
         e.deg = e.constant() ? 0 : deg;
     }
 
-    // Lazy relinearisation: a Square step whose outputs all feed one Linear step (and are
+    // Lazy relinearisation: a Square or Product step whose outputs all feed one Linear step (and are
     // not model outputs) keeps them at size 3 when that saves more relinearisations than
     // the 3-polynomial linear map costs extra.
     void decide_lazy() {
@@ -408,7 +415,8 @@ private:
         for (int i = 0; i < S; ++i) {
             const Step& st = plan_.steps[i];
             if (st.kind == Step::Kind::Square) {
-                for (int w : st.inputs) consumers[w].push_back(i);
+                for (std::size_t k = 0; k < st.outputs.size(); ++k)
+                    for (int w : st.reads(k)) consumers[w].push_back(i);
             } else {
                 for (const auto& g : st.groups)
                     for (int w : g.inputs) consumers[w].push_back(i);
@@ -451,7 +459,7 @@ private:
     Plan plan_;
     std::vector<Forms> forms_;
     std::vector<int> last_use_;              // per value: index of the last node reading it
-    std::unordered_map<int, int> square_of_;  // wire → its square's wire
+    std::map<std::pair<int, int>, int> product_of_;  // (u, v), u ≤ v → the wire of u·v (u = v: the square)
 };
 
 }  // namespace

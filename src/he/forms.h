@@ -14,7 +14,8 @@ struct Expr {
     double c = 0;
     // Degree as a polynomial of the outputs of the last layer that mixes elements (Conv,
     // Gemm, AveragePool, GlobalAveragePool); 0 for a constant. Element-wise affine
-    // operators keep it, a product adds the operands' degrees.
+    // operators keep it, a product adds the operands' degrees. Informational only: a product
+    // of any degree compiles (each product one level).
     int deg = 0;
 
     bool constant() const { return t.empty(); }

@@ -37,12 +37,15 @@ ParamChoice choose_parameters(const Plan& plan, std::span<const double> wire_max
     const double vbits = std::max(0.0, std::log2(vmax)) + opt.margin_bits;
     ch.value_bits = vbits;
     double q0 = std::ceil(sb + vbits + 1);
-    // A square's input x at level l: x²·Δ² < Q_l/2 before the rescale.
+    // A square's input x at level l: x²·Δ² < Q_l/2 before the rescale; a product's x·y·Δ²,
+    // both read at the deeper operand's level.
     for (const Step& st : plan.steps) {
         if (st.kind != Step::Kind::Square) continue;
-        for (int w : st.inputs) {
-            const int l = L - plan.wire_depth[w];
-            const double need = 2 * (std::max(0.0, std::log2(maxabs(w))) + opt.margin_bits) + 2 * sb + 1 - l * sb;
+        for (std::size_t i = 0; i < st.outputs.size(); ++i) {
+            const auto op = st.operands(i);
+            const int l = plan.operand_level(st, i, L);
+            double need = 2 * opt.margin_bits + 2 * sb + 1 - l * sb;
+            for (int w : {op.front(), op.back()}) need += std::max(0.0, std::log2(maxabs(w)));
             q0 = std::max(q0, std::ceil(need));
         }
     }
@@ -113,9 +116,13 @@ std::vector<StepRange> value_headroom(const Plan& plan, std::span<const double> 
     }
     for (std::size_t s = 0; s < plan.steps.size(); ++s) {
         if (plan.steps[s].kind != Step::Kind::Square) continue;
-        for (int w : plan.steps[s].inputs) {
-            const int l = plan.depth - plan.wire_depth[w];  // the square's input level, as choose_parameters
-            out[s + 1].headroom_bits = std::min(out[s + 1].headroom_bits, (q0 + l * sb - 1 - 2 * sb) / 2 - bits(wire_max_abs[w]));
+        const Step& st = plan.steps[s];
+        for (std::size_t i = 0; i < st.outputs.size(); ++i) {
+            // The operands' level, as choose_parameters; the headroom shared by x and y.
+            const auto op = st.operands(i);
+            const int l = plan.operand_level(st, i, plan.depth);
+            const double room = q0 + l * sb - 1 - 2 * sb - bits(wire_max_abs[op.front()]) - bits(wire_max_abs[op.back()]);
+            out[s + 1].headroom_bits = std::min(out[s + 1].headroom_bits, room / 2);
         }
     }
     return out;

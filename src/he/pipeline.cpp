@@ -142,7 +142,7 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
     ro.spill_dir = opt.spill_dir;
     ro.progress = [&](std::size_t i, const StepTrace& tr) {
         StepReport s;
-        s.kind = plan.steps[i].kind == Step::Kind::Square ? "square" : "linear";
+        s.kind = plan.steps[i].kind_name();
         s.name = plan.steps[i].name;
         s.level = tr.level;
         s.size = tr.size;

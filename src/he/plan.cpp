@@ -14,6 +14,15 @@ std::size_t Step::output_count() const {
     return n;
 }
 
+void Step::check_arity() const {
+    if (kind != Kind::Square) return;
+    if (arity != 1 && arity != 2)
+        throw std::invalid_argument("plan step '" + name + "': arity " + std::to_string(arity) + ", a square has 1 operand and a product 2");
+    if (inputs.size() != outputs.size() * static_cast<std::size_t>(arity))
+        throw std::invalid_argument("plan step '" + name + "': " + std::to_string(inputs.size()) + " input wires for " +
+                                    std::to_string(outputs.size()) + " outputs of arity " + std::to_string(arity));
+}
+
 std::int64_t Step::macs() const {
     std::int64_t n = 0;
     for (const auto& g : groups) n += static_cast<std::int64_t>(g.outputs.size() * g.inputs.size());
@@ -39,7 +48,7 @@ std::string Plan::summary() const {
     os << "input " << input_count << " ciphertexts, depth " << depth << ", " << steps.size() << " steps, " << outputs.size() << " outputs\n";
     for (std::size_t i = 0; i < steps.size(); ++i) {
         const Step& st = steps[i];
-        os << "  " << i << " " << (st.kind == Step::Kind::Linear ? "linear" : "square") << " '" << st.name << "' outputs "
+        os << "  " << i << " " << st.kind_name() << " '" << st.name << "' outputs "
            << st.output_count();
         if (st.kind == Step::Kind::Linear) os << " groups " << st.groups.size() << " macs " << st.macs();
         if (st.lazy_relin) os << " (lazy relin)";
@@ -61,7 +70,10 @@ std::vector<double> run_plaintext(const Plan& plan, std::span<const double> batc
         std::copy(batch.begin() + s * F, batch.begin() + (s + 1) * F, v.begin());
         for (const Step& st : plan.steps) {
             if (st.kind == Step::Kind::Square) {
-                for (std::size_t i = 0; i < st.inputs.size(); ++i) v[st.outputs[i]] = v[st.inputs[i]] * v[st.inputs[i]];
+                for (std::size_t i = 0; i < st.outputs.size(); ++i) {
+                    const auto op = st.operands(i);
+                    v[st.outputs[i]] = v[op.front()] * v[op.back()];
+                }
                 continue;
             }
             for (const auto& g : st.groups) {

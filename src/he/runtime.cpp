@@ -58,16 +58,35 @@ struct Runtime::Source {
 Runtime::Runtime(const Plan& plan, ckks::ContextPtr ctx, const ckks::RelinKey& rk)
     : plan_(plan), ctx_(std::move(ctx)), rk_(rk), eval_(ctx_) {
     if (rk_.context()->id() != ctx_->id()) throw std::invalid_argument("Runtime: relinearisation key belongs to other parameters");
+    for (const Step& st : plan_.steps) st.check_arity();
     if (ctx_->max_level() < plan_.depth)
         throw std::invalid_argument("Runtime: the plan needs " + std::to_string(plan_.depth) + " levels, the parameters have " +
                                     std::to_string(ctx_->max_level()));
 }
 
 void Runtime::run_square(const Step& st, std::size_t i, std::vector<ckks::Ciphertext>& wire) const {
-    const auto& x = wire[st.inputs[i]];
-    // Lazy: size 3, NTT form, scale s², at x's level — the consumer relinearises its
-    // outputs and rescales them twice (no rescale of c2, see plan.h).
-    wire[st.outputs[i]] = st.lazy_relin ? eval_.square(x) : eval_.square_relin_rescale(x, rk_);
+    const auto op = st.reads(i);
+    for (int w : op)
+        if (wire[w].empty()) throw std::logic_error("Runtime: input wire " + std::to_string(w) + " is not in memory");
+    const auto& x = wire[op.front()];
+    // Lazy: size 3, NTT form, scale s² (s_x·s_y), at the operands' level — the consumer
+    // relinearises its outputs and rescales them twice (no rescale of c2, see plan.h).
+    if (op.size() == 1) {
+        wire[st.outputs[i]] = st.lazy_relin ? eval_.square(x) : eval_.square_relin_rescale(x, rk_);
+        return;
+    }
+    // A product: the higher operand is read at the lower one's level, from a copy (another
+    // consumer may still need its limbs).
+    const auto& y = wire[op.back()];
+    const int l = std::min(x.level(), y.level());
+    ckks::Ciphertext low;
+    if (x.level() > l || y.level() > l) low = dropped_copy(x.level() > l ? x : y, l);
+    auto r = eval_.multiply(x.level() > l ? low : x, y.level() > l ? low : y);
+    if (!st.lazy_relin) {
+        eval_.relinearize_inplace(r, rk_);
+        eval_.rescale_inplace(r);
+    }
+    wire[st.outputs[i]] = std::move(r);
 }
 
 // Partial sums of a linear group (see run_group): per output, a size-3 sum at l+2 (T_hi)

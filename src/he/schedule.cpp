@@ -94,8 +94,10 @@ private:
             const Unit& un = units[i];
             const Step& st = plan_.steps[un.step];
             for (int w : sch_.inputs(un)) {
-                // A square reads its input where it is; a group one or two levels above its outputs.
-                const int lvl = st.kind == Step::Kind::Square ? plan_.wire_level(w, top_) : plan_.read_level(st.groups[un.item], w, top_);
+                // A square or product reads its operands one level above its output; a group
+                // one or two levels above its outputs.
+                const int lvl = st.kind == Step::Kind::Square ? plan_.operand_level(st, static_cast<std::size_t>(un.item), top_)
+                                                              : plan_.read_level(st.groups[un.item], w, top_);
                 uses_.unit[fill[w]] = i, uses_.max_level[fill[w]] = lvl, ++fill[w];
             }
         }
@@ -295,8 +297,9 @@ Schedule::Schedule(const Plan& plan, int top, std::size_t n, const ScheduleOptio
     for (std::size_t s = 0; s < plan.steps.size(); ++s) {
         const Step& st = plan.steps[s];
         const int si = static_cast<int>(s);
+        st.check_arity();
         if (st.kind == Step::Kind::Square) {
-            for (std::size_t i = 0; i < st.inputs.size(); ++i) units_.push_back({si, static_cast<int>(i), 0, 1, 0, 0});
+            for (std::size_t i = 0; i < st.outputs.size(); ++i) units_.push_back({si, static_cast<int>(i), 0, 1, 0, 0});
             continue;
         }
         for (std::size_t gi = 0; gi < st.groups.size(); ++gi) split_group(si, static_cast<int>(gi), opt.memory_budget);
@@ -349,12 +352,12 @@ void Schedule::order_depth_first() {
     auto item_inputs = [&](std::size_t it) {
         const Unit& u = units_[items[it].first];
         const Step& st = plan_.steps[u.step];
-        return st.kind == Step::Kind::Square ? std::span<const int>(&st.inputs[u.item], 1) : std::span<const int>(st.groups[u.item].inputs);
+        return st.kind == Step::Kind::Square ? st.reads(static_cast<std::size_t>(u.item)) : std::span<const int>(st.groups[u.item].inputs);
     };
     std::vector<Unit> order;
     order.reserve(units_.size());
-    // Where a unit's slice of its item's inputs ends (a square: its one input).
-    auto slice_end = [&](const Unit& u) { return plan_.steps[u.step].kind == Step::Kind::Square ? std::size_t{1} : u.end; };
+    // Where a unit's slice of its item's inputs ends (a square or product: all its operands).
+    auto slice_end = [&](const Unit& u) { return plan_.steps[u.step].kind == Step::Kind::Square ? inputs(u).size() : u.end; };
     std::vector<char> state(items.size(), 0);  // 0 new, 1 on the stack, 2 done
     struct Frame {
         std::size_t item, next_input, next_part;
@@ -425,7 +428,7 @@ std::size_t Schedule::accumulator_bytes(const LinearGroup& g) const {
 
 std::span<const int> Schedule::inputs(const Unit& u) const {
     const Step& st = plan_.steps[u.step];
-    if (st.kind == Step::Kind::Square) return {&st.inputs[u.item], 1};
+    if (st.kind == Step::Kind::Square) return st.reads(static_cast<std::size_t>(u.item));
     return std::span<const int>(st.groups[u.item].inputs).subspan(u.begin, u.end - u.begin);
 }
 

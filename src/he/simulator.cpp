@@ -133,7 +133,7 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
     for (std::size_t si = 0; si < plan.steps.size(); ++si) {
         const Step& st = plan.steps[si];
         StepPrediction& sp = p.steps[si];
-        sp.kind = st.kind == Step::Kind::Linear ? "linear" : "square";
+        sp.kind = st.kind_name();
         sp.name = st.name;
         sp.outputs = st.output_count();
         bool first = true;
@@ -145,14 +145,18 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
             sp.min_scale = std::min(sp.min_scale, s), sp.max_scale = std::max(sp.max_scale, s);
         };
         if (st.kind == Step::Kind::Square) {
-            for (std::size_t i = 0; i < st.inputs.size(); ++i) {
-                const int x = st.inputs[i], l = level[x];
+            for (std::size_t i = 0; i < st.outputs.size(); ++i) {
+                // A product reads both operands at the lower one's level, its scale is
+                // s_x·s_y (the schedule drops the higher one unless another consumer still
+                // needs its limbs; then the runtime's copy is a slight underestimate here).
+                const auto op = st.operands(i);
+                const int x = op.front(), y = op.back(), l = plan.operand_level(st, i, top);
                 ++sp.squares;
-                if (st.lazy_relin) {  // square only: size 3 at l, scale s², NTT form
-                    produce(st.outputs[i], scale[x] * scale[x]);
+                if (st.lazy_relin) {  // multiply only: size 3 at l, scale s_x·s_y, NTT form
+                    produce(st.outputs[i], scale[x] * scale[y]);
                     sp.seconds += rates.square_ms * cost.ntt(l) * 1e-3;
                 } else {
-                    produce(st.outputs[i], scale[x] * scale[x] / q(l));
+                    produce(st.outputs[i], scale[x] * scale[y] / q(l));
                     ++sp.relins, ++sp.rescales;
                     sp.seconds += rates.square_relin_rescale_ms * cost.ntt(l) * 1e-3;
                 }

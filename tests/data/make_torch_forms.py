@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # Makes tests/data/torch_forms/NAME.onnx and torch_forms/io.txt: one small model per way a
-# PyTorch user writes a polynomial of degree ≤ 2 (and a few that hecnn must refuse), each
-# exported by a PLAIN torch.onnx.export, with PyTorch's own outputs on 4 random inputs.
+# PyTorch user writes a polynomial of degree ≤ 2, and products of two different encrypted
+# values (two branches, a cube), each exported by a PLAIN torch.onnx.export, with PyTorch's
+# own outputs on 4 random inputs.
 #
 # Every model is conv 3×3 (1 → 2 channels, pad 1) on a 1×6×6 input → FORM → flatten →
 # linear 72 → 3, so that each form can be compared with the canonical one, step for step.
@@ -58,7 +59,9 @@ class Form(nn.Module):
 
 
 # name → (form, options). The first group must compile to exactly the canonical form's
-# steps; `product` needs a ciphertext × ciphertext product; `refuse_*` must be refused.
+# steps; the rest need a ciphertext × ciphertext product: `product` and `plus_minus_branches`
+# of two branches (x = conv(i), z = conv2(i)), `cube` (x·x·x) and `cube_branch` (x·x·z) of
+# a square and a wire one level apart.
 FORMS = {
     "canonical": (lambda s, x, i: s.a * x * x + s.b * x + s.c, {}),
     "x_x_a": (lambda s, x, i: x * x * s.a + x * s.b + s.c, {}),
@@ -79,7 +82,9 @@ FORMS = {
     "plus_minus": (lambda s, x, i: (x + 1) * (x - 1) * s.a + s.b * x, {}),
     "completed": (lambda s, x, i: s.a * (x - s.m) ** 2 + s.b * x + s.c, {}),
     "product": (lambda s, x, i: x * s.conv2(i) + s.b * x, {}),
-    "refuse_cube": (lambda s, x, i: s.a * x * x * x + s.b * x, {}),
+    "cube": (lambda s, x, i: s.a * x * x * x + s.b * x, {}),
+    "plus_minus_branches": (lambda s, x, i: (x + 1) * (s.conv2(i) - 1) * s.a + s.b * x, {}),
+    "cube_branch": (lambda s, x, i: x * x * s.conv2(i) * s.a + s.b * x, {}),
 }
 
 if __name__ == "__main__":

@@ -136,6 +136,22 @@ private:
     int cur_ = -1;
 };
 
+// x · conv1×1(x) on an input x of [2, S, S], then dense(3). The conv's channel 0 is
+// 2·x₀ + 0.5 (proportional to x₀: a square of an input wire), channel 1 is x₀ + x₁ (not:
+// a product of an input wire, depth 0, and the conv's output, depth 1), so the product
+// node makes ONE step of arity 2 holding both squares (x, x) and products at two depths.
+inline nn::Model square_and_product(int64_t S = 3, unsigned seed = 9) {
+    Builder b({2, S, S}, seed);
+    const int x = b.cur();
+    b.conv(2, 1);
+    nn::Node& c = b.m.nodes.back();
+    c.weight.data = {2.0, 0.0, 1.0, 1.0};  // [out][in]
+    c.bias.data = {0.5, -0.25};
+    b.set_cur(b.node(b.make(nn::Op::Mul, {x, b.cur()})));
+    b.dense(3);
+    return b.finish();
+}
+
 // The CryptoNets-scale model of the SEAL baseline (docs/BASELINES.md), for an input of [1, S, S].
 inline nn::Model cryptonets(int64_t S = 28, unsigned seed = 7) {
     Builder b({1, S, S}, seed);

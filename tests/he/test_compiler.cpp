@@ -170,40 +170,93 @@ TEST(Compiler, ProductOfProportionalFormsIsOneSquare) {
     EXPECT_EQ(plan.depth, 2);
 }
 
-TEST(Compiler, RefusesProductsOfTwoValues) {
+// Every output of a Square/Product step is one level below its deeper operand.
+void expect_product_depths(const he::Plan& plan) {
+    for (const auto& st : plan.steps) {
+        if (st.kind != he::Step::Kind::Square) continue;
+        ASSERT_EQ(st.inputs.size(), st.outputs.size() * static_cast<std::size_t>(st.arity));
+        for (std::size_t i = 0; i < st.outputs.size(); ++i) {
+            int d = 0;
+            for (int w : st.operands(i)) d = std::max(d, plan.wire_depth[w]);
+            EXPECT_EQ(plan.wire_depth[st.outputs[i]], d + 1) << st.name << " output " << i;
+        }
+    }
+}
+
+int arity2_steps(const he::Plan& plan) {
+    int n = 0;
+    for (const auto& st : plan.steps) n += st.kind == he::Step::Kind::Square && st.arity == 2;
+    return n;
+}
+
+TEST(Compiler, ProductOfTwoValuesIsOneProductStep) {
+    // x · conv3×3(x): the linear parts are not proportional — a ciphertext × ciphertext
+    // product of the input wire (depth 0) and the conv output (depth 1): depth 2.
     Builder b({1, 4, 4}, 61);
     const int x = b.cur();
-    b.conv(1, 3, 1, 1);  // a 3×3 receptive field: not proportional to x
+    b.conv(1, 3, 1, 1);
     const int y = b.cur();
     b.set_cur(b.node(b.make(nn::Op::Mul, {x, y})));
     const auto m = b.finish();
-    EXPECT_THROW(he::compile(m), nn::ModelError);
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    // conv | product: the model output is exactly the product wires (no coefficients left)
+    ASSERT_EQ(plan.steps.size(), 2u) << plan.summary();
+    const auto& st = plan.steps[1];
+    EXPECT_EQ(st.kind, he::Step::Kind::Square);
+    EXPECT_EQ(st.arity, 2);
+    EXPECT_EQ(std::string(st.kind_name()), "product");
+    ASSERT_EQ(st.outputs.size(), 16u);
+    for (std::size_t i = 0; i < 16; ++i) {
+        EXPECT_EQ(st.operands(i)[0], static_cast<int>(i));  // the input wire, then the conv's
+        EXPECT_EQ(plan.wire_depth[st.operands(i)[0]], 0);
+        EXPECT_EQ(plan.wire_depth[st.operands(i)[1]], 1);
+    }
+    expect_product_depths(plan);
+    EXPECT_EQ(plan.depth, 2);
+    EXPECT_NE(plan.summary().find("product"), std::string::npos);
 }
 
-TEST(Compiler, RefusesDegreeAboveTwoBetweenMixingLayers) {
-    auto expect_degree = [](const nn::Model& m, const char* deg) {
-        try {
-            he::compile(m);
-            ADD_FAILURE() << "compiled";
-        } catch (const nn::ModelError& e) {
-            EXPECT_NE(std::string(e.what()).find(std::string("degree ") + deg), std::string::npos) << e.what();
-            EXPECT_NE(std::string(e.what()).find("node 'Mul_"), std::string::npos) << e.what();
-        }
-    };
-    {  // x·x·x
+TEST(Compiler, OneStepHoldsSquaresAndProducts) {
+    const auto m = square_and_product();
+    const auto plan = he::compile(m);
+    EXPECT_LE(folding_error(m, plan), 1e-9);
+    ASSERT_EQ(arity2_steps(plan), 1) << plan.summary();
+    int squares = 0, products = 0;
+    for (const auto& st : plan.steps)
+        if (st.arity == 2)
+            for (std::size_t i = 0; i < st.outputs.size(); ++i) (st.operands(i)[0] == st.operands(i)[1] ? squares : products) += 1;
+    EXPECT_EQ(squares, 9);
+    EXPECT_EQ(products, 9);
+    expect_product_depths(plan);
+    EXPECT_EQ(plan.depth, 3);  // conv | product | dense
+}
+
+TEST(Compiler, DegreeAboveTwoIsAProductOfASquare) {
+    {  // x·x·x = (x·x)·x: a square (depth 2), then its product with x (depth 1): depth 3
         Builder b({2, 3, 3}, 62);
         const int x = b.conv(2, 1);
         const int sq = b.node(b.make(nn::Op::Mul, {x, x}));
         b.set_cur(b.node(b.make(nn::Op::Mul, {sq, x})));
-        expect_degree(b.finish(), "3");
+        const auto m = b.finish();
+        const auto plan = he::compile(m);
+        EXPECT_LE(folding_error(m, plan), 1e-9);
+        EXPECT_EQ(arity2_steps(plan), 1) << plan.summary();
+        expect_product_depths(plan);
+        EXPECT_EQ(plan.depth, 3);
     }
-    {  // act → batch norm → act: batch norm is element-wise, the product is x⁴
+    {  // act → batch norm → act: x⁴ as the square of a materialised a·x² + b·x + c
         Builder b({2, 3, 3}, 63);
         b.conv(2, 1);
         b.act("channel");
         b.batchnorm();
         b.act("channel");
-        expect_degree(b.finish(), "4");
+        const auto m = b.finish();
+        const auto plan = he::compile(m);
+        EXPECT_LE(folding_error(m, plan), 1e-9);
+        EXPECT_EQ(arity2_steps(plan), 0) << plan.summary();
+        expect_product_depths(plan);
+        EXPECT_EQ(plan.depth, 5);  // conv | square | linear | square | output's coefficients
     }
     // act → average pool → act: the pool mixes elements, each activation is degree 2.
     Builder b({2, 4, 4}, 64);

@@ -86,6 +86,43 @@ TEST(Runtime, ActivationEagerAndLazy) {
     check_model(b.finish(), 64, kLayer);
 }
 
+TEST(Runtime, ProductsEagerAndLazy) {
+    // One step of squares and ciphertext × ciphertext products whose operands sit at two
+    // depths (the higher one is read at the lower one's level), then x·x·x = (x·x)·x.
+    for (bool lazy : {false, true}) {
+        const auto m = square_and_product();
+        EXPECT_EQ(he::compile(m, {.lazy_relin = lazy}).steps[1].lazy_relin, lazy);
+        check_model(m, 64, kLayer, 6, {.lazy_relin = lazy});
+        Builder b({2, 3, 3}, 109);
+        const int x = b.conv(2, 1);
+        const int sq = b.node(b.make(nn::Op::Mul, {x, x}));
+        b.set_cur(b.node(b.make(nn::Op::Mul, {sq, x})));
+        b.dense(3);
+        check_model(b.finish(), 64, kLayer, 7, {.lazy_relin = lazy});
+    }
+}
+
+TEST(Runtime, RefusesAStepOfBadArity) {
+    const auto m = square_and_product();
+    auto plan = he::compile(m);
+    const auto x = random_inputs(4 * static_cast<std::size_t>(plan.input_count), 3);
+    HeSetup he(plan, x, 4, insecure_small());
+    for (int bad : {0, 3}) {
+        auto p = plan;
+        p.steps[1].arity = bad;
+        try {
+            he::Runtime rt(p, he.ctx, he.rk);
+            ADD_FAILURE() << "arity " << bad << " accepted";
+        } catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find("arity " + std::to_string(bad)), std::string::npos) << e.what();
+        }
+        EXPECT_THROW(he::simulate(p, *he.ctx, he::Rates::defaults()), std::invalid_argument);
+    }
+    auto p = plan;
+    p.steps[1].inputs.pop_back();  // an odd number of operands for arity 2
+    EXPECT_THROW(he::Runtime(p, he.ctx, he.rk), std::invalid_argument);
+}
+
 TEST(Runtime, BatchNormAndFireConcat) {
     Builder b({3, 5, 5}, 108);
     b.batchnorm();

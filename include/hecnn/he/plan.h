@@ -17,6 +17,13 @@
 //    ciphertext would round c2/q, an error that decrypts multiplied by s² (~√N times a
 //    size-2 rescale's): deferring it keeps the scales exact and the error at the eager
 //    level.
+//  - a Product step (a Square step with `arity` 2): out_i = x_i·y_i of two wires
+//    (multiply, relinearise, rescale), the ciphertext × ciphertext product of two branches
+//    or of a wire and another's square. `inputs` holds the interleaved pairs
+//    (x_0, y_0, x_1, y_1, …), operands(i) gives one pair; a square in such a step is the
+//    pair (x, x). The higher operand is read at the lower one's level (limbs dropped from
+//    a copy), so the output's depth is max(depth x, depth y) + 1 and its scale s_x·s_y/q.
+//    `lazy_relin` applies as for squares (size 3, scale s_x·s_y, the consumer finishes).
 //
 // Depth: each step adds one to the depth of its inputs; `depth` counts the rescales the
 // wire has had or still owes, so a wire's level is top − depth(wire), plus one for a
@@ -47,9 +54,24 @@ struct Step {
     // Linear
     std::vector<LinearGroup> groups;
     bool relin_outputs = false;  // inputs include size-3 wires: relinearise the outputs
-    // Square
+    // Square (arity 1: inputs[i] is squared) and Product (arity 2: inputs holds the pairs)
     std::vector<int> inputs, outputs;
+    int arity = 1;
     bool lazy_relin = false;  // outputs stay size 3 (relinearised after the consumer)
+
+    // The operands of output i of a Square/Product step: {x} (arity 1) or {x, y}.
+    std::span<const int> operands(std::size_t i) const {
+        return std::span<const int>(inputs).subspan(i * static_cast<std::size_t>(arity), static_cast<std::size_t>(arity));
+    }
+    // The distinct wires output i reads: a square in a Product step, (x, x), reads one.
+    std::span<const int> reads(std::size_t i) const {
+        const auto op = operands(i);
+        return op.size() == 2 && op[0] == op[1] ? op.first(1) : op;
+    }
+    const char* kind_name() const { return kind == Kind::Linear ? "linear" : arity == 2 ? "product" : "square"; }
+    // Throws std::invalid_argument unless a Square/Product step's arity is 1 or 2 and its
+    // inputs are arity × outputs wires.
+    void check_arity() const;
 
     std::size_t output_count() const;
     std::int64_t macs() const;  // ciphertext × scalar multiply-accumulates (Linear)
@@ -73,6 +95,9 @@ struct Plan {
     // Level at which a linear group reads input wire w: one rescale above its outputs,
     // two for a lazy square (relinearised and rescaled twice inside the group).
     int read_level(const LinearGroup& g, int w, int top) const { return group_level(g, top) + (wire_size[w] == 3 ? 2 : 1); }
+    // Level at which a Square/Product step reads the operands of its output i: one above
+    // the output's depth (the higher operand is dropped to it).
+    int operand_level(const Step& st, std::size_t i, int top) const { return top - wire_depth[st.outputs.at(i)] + 1; }
     // Step index after which the wire is no longer needed (outputs: steps.size()).
     std::vector<int> last_use() const;
     std::string summary() const;  // one line per step

@@ -64,7 +64,7 @@ struct StepPrediction {
     std::size_t peak_bytes = 0;    // held + running wave's outputs, max over the step
     std::size_t spilled = 0;       // ciphertexts on disk after the step
     std::size_t spill_bytes = 0, load_bytes = 0;  // written / read back during the step
-    std::int64_t macs = 0, squares = 0, relins = 0, rescales = 0, drops = 0;
+    std::int64_t macs = 0, squares = 0, relins = 0, rescales = 0, drops = 0;  // squares: ciphertext × ciphertext products
     double seconds = 0;
 };
 
