@@ -34,6 +34,7 @@ struct ProductForm {
     std::string name;
     int depth;
 };
+void PrintTo(const ProductForm& p, std::ostream* os) { *os << p.name; }  // (test names in ctest)
 const std::vector<ProductForm> kProducts = {
     {"product", 3},              // x·z + b·x: x·z at 2
     {"plus_minus_branches", 3},  // (x + 1)·(z − 1)·a + b·x: x·z at 2
@@ -151,8 +152,6 @@ TEST_P(TorchForm, ImportsCompilesToTheCanonicalStepsAndRunsEncrypted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Forms, TorchForm, ::testing::ValuesIn(kForms), [](const auto& info) { return info.param; });
-
-void PrintTo(const ProductForm& p, std::ostream* os) { *os << p.name; }
 
 class TorchProduct : public ::testing::TestWithParam<ProductForm> {};
 
