@@ -219,6 +219,17 @@ bool same_words(const ckks::Ciphertext& a, const ckks::Ciphertext& b) {
     return a.level() == b.level() && a.size() == b.size() && a.scale() == b.scale() && std::equal(a.words().begin(), a.words().end(), b.words().begin());
 }
 
+// A run without a memory budget (2^40 bytes), its trace in `trace`.
+std::vector<ckks::Ciphertext> unbudgeted_run(const he::Runtime& rt, const std::vector<ckks::Ciphertext>& in, std::vector<he::StepTrace>& trace) {
+    return rt.run(in, he::RunOptions{.memory_budget = std::size_t{1} << 40, .spill_dir = {}, .progress = {}}, &trace);
+}
+
+std::size_t peak_of(const std::vector<he::StepTrace>& trace) {
+    std::size_t peak = 0;
+    for (const auto& t : trace) peak = std::max(peak, t.peak_bytes);
+    return peak;
+}
+
 }  // namespace
 
 class BudgetedRun : public ::testing::TestWithParam<int> {};
@@ -230,9 +241,8 @@ TEST_P(BudgetedRun, SpillsSplitsAndComputesTheSameCiphertexts) {
     he::Runtime rt(f.plan, f.he.ctx, f.he.rk);
     const auto in = he::encrypt_batch(f.he.encoder, f.he.enc, f.x, f.samples, f.F);
     std::vector<he::StepTrace> free_trace, trace;
-    const auto free_out = rt.run(in, he::RunOptions{.memory_budget = std::size_t{1} << 40, .spill_dir = {}, .progress = {}}, &free_trace);
-    std::size_t free_peak = 0;
-    for (const auto& t : free_trace) free_peak = std::max(free_peak, t.peak_bytes);
+    const auto free_out = unbudgeted_run(rt, in, free_trace);
+    const std::size_t free_peak = peak_of(free_trace);
 
     // Half of that, inputs fetched on demand, small waves: it must spill.
     const auto dir = std::filesystem::temp_directory_path() / ("hecnn-test-spill-" + std::to_string(::getpid()) + "-" + std::to_string(GetParam()));
@@ -334,9 +344,8 @@ TEST(Runtime, ProductsUnderABudgetSpillAndComputeTheSameCiphertexts) {
     he::Runtime rt(f.plan, f.he.ctx, f.he.rk);
     const auto in = he::encrypt_batch(f.he.encoder, f.he.enc, f.x, f.samples, f.F);
     std::vector<he::StepTrace> free_trace, trace;
-    const auto free_out = rt.run(in, he::RunOptions{.memory_budget = std::size_t{1} << 40, .spill_dir = {}, .progress = {}}, &free_trace);
-    std::size_t free_peak = 0;
-    for (const auto& t : free_trace) free_peak = std::max(free_peak, t.peak_bytes);
+    const auto free_out = unbudgeted_run(rt, in, free_trace);
+    const std::size_t free_peak = peak_of(free_trace);
     const auto dir = std::filesystem::temp_directory_path() / ("hecnn-test-spill-product-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     he::RunOptions opt{.memory_budget = free_peak / 2, .spill_dir = dir, .progress = {}, .wave_units = 8, .order = he::Order::Steps, .input_level = -1};
