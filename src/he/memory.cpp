@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <stdexcept>
+#include <vector>
 
 #include "hecnn/math/aligned_vector.h"
 
@@ -63,6 +64,24 @@ void configure_allocator_for_inference() {
     mallopt(M_ARENA_MAX, 1);
     mallopt(M_TOP_PAD, 64 << 20);
     math::set_huge_pages(true);
+}
+
+void prefault_heap(std::size_t bytes) {
+    // Blocks well below the mmap threshold (so they stay in the heap when freed), taken
+    // through the engine's allocation (advised for huge pages before the first touch).
+    constexpr std::size_t kBlock = std::size_t{16} << 20;
+    std::vector<void*> blocks;
+    blocks.reserve(bytes / kBlock + 1);
+    try {
+        for (std::size_t got = 0; got < bytes; got += kBlock) {
+            auto* p = static_cast<unsigned char*>(math::aligned_acquire(kBlock));
+            blocks.push_back(p);
+            for (std::size_t i = 0; i < kBlock; i += 4096) p[i] = 0;
+        }
+    } catch (const std::bad_alloc&) {
+        // less than asked for: what was taken is faulted in all the same
+    }
+    for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) math::aligned_release(*it, kBlock);
 }
 
 std::size_t peak_rss_bytes() {

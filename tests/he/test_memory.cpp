@@ -373,3 +373,23 @@ TEST(Runtime, ProductsUnderABudgetSpillAndComputeTheSameCiphertexts) {
         EXPECT_EQ(pred.steps[i].load_bytes, trace[i].load_bytes) << "step " << i;
     }
 }
+
+// A server's start: the heap pre-faulted once stays resident, and later blocks of other
+// sizes (ciphertexts) are served from those pages without growing the process.
+TEST(Memory, PrefaultedHeapServesLaterBlocksWithoutNewPages) {
+    he::configure_allocator_for_inference();
+    const std::size_t MiB = std::size_t{1} << 20;
+    const std::size_t rss0 = he::vm_rss_bytes();
+    ASSERT_GT(rss0, 0u) << "no VmRSS in /proc/self/status";
+    he::prefault_heap(256 * MiB);
+    const std::size_t rss1 = he::vm_rss_bytes();
+    EXPECT_GE(rss1, rss0 + 240 * MiB) << "the pages were not kept after the blocks were freed";
+    std::vector<math::AlignedVector<std::uint64_t>> cts;
+    for (int i = 0; i < 100; ++i) {  // 100 blocks of 1.5 MiB (a size-2 ciphertext at 6 limbs, N = 2^14), written
+        cts.emplace_back(3 * 65536);
+        std::fill(cts.back().begin(), cts.back().end(), static_cast<std::uint64_t>(i));
+    }
+    const std::size_t rss2 = he::vm_rss_bytes();
+    EXPECT_LE(rss2, rss1 + 16 * MiB) << "150 MiB of new blocks grew RSS by " << (rss2 - rss1) / MiB << " MiB";
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(cts[static_cast<std::size_t>(i)][12345], static_cast<std::uint64_t>(i));
+}

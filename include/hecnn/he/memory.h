@@ -27,6 +27,12 @@ std::size_t parse_byte_size(const std::string& text);
 // process's first touch costs one fault per 2 MiB instead of per 4 KiB.
 void configure_allocator_for_inference();
 
+// After configure_allocator_for_inference: takes `bytes` from the heap, touches every
+// page and gives them back, so that the first run of the process finds them faulted in
+// already (a server does it once at start with its plan's predicted peak; its jobs then
+// run warm from the first). The heap is never trimmed, so RSS stays at least `bytes`.
+void prefault_heap(std::size_t bytes);
+
 // Peak resident set size of this process so far (getrusage), bytes.
 std::size_t peak_rss_bytes();
 // Reset the peak-RSS watermark (VmHWM, /proc/self/clear_refs); false if not possible.
