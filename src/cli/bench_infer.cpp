@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "execution_options.h"
 #include "format.h"
 #include "preprocessing_options.h"
 #include "hecnn/he/pipeline.h"
@@ -22,7 +23,9 @@ namespace hecnn::cli {
 namespace {
 
 struct InferOptions {
-    std::string model, json, plot, rates, batches, memory, spill_dir;
+    std::string model, json, plot, rates, batches;
+    he::MemoryBudget memory;
+    std::filesystem::path spill_dir;
     std::vector<std::string> images{"fashion-mnist"}, calib;  // calib empty: the images' data set (training part)
     std::size_t count = 0, calib_samples = 1024;
     int threads = 0, log_n = 0, repeat = 1;
@@ -89,7 +92,7 @@ void print_report(const he::PipelineReport& r, int threads) {
                 "spilled %s (predicted %s); process peak %s\n",
                 r.server_peak_rss_bytes ? human_bytes(static_cast<double>(r.server_peak_rss_bytes)).c_str() : "n/a",
                 human_bytes(static_cast<double>(r.peak_ciphertext_bytes)).c_str(), human_bytes(static_cast<double>(r.predicted_peak_bytes)).c_str(),
-                human_bytes(static_cast<double>(r.memory_budget)).c_str(), human_bytes(static_cast<double>(r.spill_bytes)).c_str(),
+                r.memory_budget.describe().c_str(), human_bytes(static_cast<double>(r.spill_bytes)).c_str(),
                 human_bytes(static_cast<double>(r.predicted_spill_bytes)).c_str(), human_bytes(static_cast<double>(r.peak_rss_bytes)).c_str());
     std::printf("server keys       relinearisation key only: %s seeded (%s full); secret key on the server: %s\n",
                 human_bytes(static_cast<double>(r.relin_key_bytes_seeded)).c_str(), human_bytes(static_cast<double>(r.relin_key_bytes_full)).c_str(),
@@ -126,7 +129,7 @@ nlohmann::json to_json(const he::PipelineReport& r) {
                    {"predicted_seconds", r.predicted_server_seconds},
                    {"predicted_first_touch_seconds", r.predicted_first_touch_seconds},
                    {"cold", r.cold},
-                   {"memory_budget", r.memory_budget},
+                   {"memory_budget", budget_json(r.memory_budget)},
                    {"peak_ciphertext_bytes", r.peak_ciphertext_bytes},
                    {"spill_bytes", r.spill_bytes},
                    {"predicted_spill_bytes", r.predicted_spill_bytes},
@@ -260,10 +263,10 @@ void run_infer(const InferOptions& o) {
     popt.params.precision_bits = o.precision_bits;
     popt.params.log_n = o.log_n;
     popt.params.batch = max_batch;  // 0: the slots of the smallest ring
-    popt.threads = threads;
-    popt.memory_budget = o.memory.empty() ? 0 : he::parse_byte_size(o.memory);
-    popt.spill_dir = o.spill_dir;
-    popt.lazy_inputs = o.lazy_inputs;
+    popt.exec.threads = threads;
+    popt.exec.memory = o.memory;  // resolved by each run (the prediction and the run share it)
+    popt.exec.spill_dir = o.spill_dir;
+    popt.exec.lazy_inputs = o.lazy_inputs;
     if (!o.rates.empty()) popt.rates = he::Rates::from_bench_json(o.rates, 14);
 
     std::printf("[%s] compiling %s; calibrating on %s\n", stamp().c_str(), o.model.c_str(), req.calib[0].c_str());
@@ -353,8 +356,8 @@ void add_bench_infer(CLI::App& bench) {
     cmd->add_option("--calib-samples", o->calib_samples, "Calibration images (training split)")->capture_default_str();
     cmd->add_option("--rates", o->rates, "JSON of `hecnn bench ckks --json` for the prediction (default: built-in rates)");
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
-    cmd->add_option("--memory", o->memory, "Server ciphertext memory budget, e.g. 2G or 512M (default: 60 % of MemAvailable)");
-    cmd->add_option("--spill-dir", o->spill_dir, "Where the server spills ciphertexts beyond the budget (default: the temporary directory)");
+    add_memory_option(cmd, o->memory, "The server's");
+    add_spill_dir_option(cmd, o->spill_dir, "the system's temporary directory");
     cmd->add_flag("--lazy-inputs", o->lazy_inputs,
                   "The server deserialises each uploaded ciphertext when first needed (counted in the server time) instead of all before the run");
     cmd->add_option("--json", o->json, "Write the report(s) as JSON");

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "execution_options.h"
 #include "format.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/compiler.h"
@@ -19,7 +20,8 @@ namespace {
 struct InferFilesOptions {
     std::string model, eval_keys, in, out;
     int threads = 0;
-    std::size_t memory = 0;
+    he::MemoryBudget memory;
+    std::filesystem::path spill_dir;
     bool force = false, insecure = false, no_lazy = false;
 };
 
@@ -48,13 +50,15 @@ void run_infer_files(const InferFilesOptions& o) {
     io::JobOptions jo;
     jo.model_id = io::model_id_of(digest);  // a batch encrypted for another model is refused
     jo.replace_result = o.force;
-    jo.memory_budget = o.memory;
+    jo.exec.memory = o.memory;
+    jo.exec.spill_dir = o.spill_dir;
     jo.progress = [&](const io::JobProgress& p) { bar.update(p.step, "", p.remaining); };
     const auto r = io::infer_batch_file(plan, keys, o.in, o.out, jo);
     const double per = r.samples ? r.seconds / static_cast<double>(r.samples) : 0;
     std::printf("batch       %s: %zu images, %s, verified in %s\n", o.in.c_str(), r.samples, human_bytes(static_cast<double>(r.batch.file_bytes)).c_str(),
                 human_ms(r.load_seconds * 1e3).c_str());
-    std::printf("inference   %s = %s per image, %d thread(s)\n", human_ms(r.seconds * 1e3).c_str(), human_ms(per * 1e3).c_str(), omp_get_max_threads());
+    std::printf("inference   %s = %s per image, %d thread(s), memory budget %s\n", human_ms(r.seconds * 1e3).c_str(), human_ms(per * 1e3).c_str(),
+                omp_get_max_threads(), r.memory_budget.describe().c_str());
     std::printf("wrote       %s: %zu output ciphertexts, %s (only the key owner can decrypt it)\n", o.out.c_str(), r.result.count,
                 human_bytes(static_cast<double>(r.result_bytes)).c_str());
 }
@@ -71,7 +75,8 @@ void add_infer_files(CLI::App& app, const std::string& name) {
     cmd->add_option("--in", o->in, "Batch file from `hecnn encrypt`")->required()->check(CLI::ExistingFile);
     cmd->add_option("--out", o->out, "Result file to write (refused if it exists, unless --force)")->required();
     cmd->add_option("--threads", o->threads, "Threads (exactly; 0: OpenMP's default)");
-    cmd->add_option("--memory", o->memory, "Bytes of ciphertexts held at once; beyond, they spill to disk (0: the runtime's default)");
+    add_memory_option(cmd, o->memory, "The run's");
+    add_spill_dir_option(cmd, o->spill_dir, "the system's temporary directory");
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
     cmd->add_flag("--force", o->force, "Replace an existing result file");
     cmd->add_flag("--insecure-test-params", o->insecure, "Accept evaluation keys with test-only parameters below 128-bit security");

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "execution_options.h"
 #include "format.h"
 #include "preprocessing_options.h"
 #include "hecnn/he/compiler.h"
@@ -22,7 +23,7 @@ struct PlanOptions {
     std::string model, json, rates, out;
     std::vector<std::string> calib{"random"};
     std::size_t batch = 0, calib_samples = 256;
-    std::string memory;  // budget, human size; empty: he::default_memory_budget()
+    he::MemoryBudget memory;
     int log_n = 0, threads = 1;
     double scale_bits = 40;
     bool no_lazy = false;
@@ -69,9 +70,9 @@ void run_plan(const PlanOptions& o) {
     const auto ctx = ckks::Context::create(ch.literal);
     const auto rates = o.rates.empty() ? he::Rates::defaults() : he::Rates::from_bench_json(o.rates, ctx->log_n());
     he::SimulateOptions so;
-    so.threads = o.threads;
-    so.memory_budget = o.memory.empty() ? he::default_memory_budget() : he::parse_byte_size(o.memory);
-    so.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
+    so.exec.threads = o.threads;
+    so.exec.memory = o.memory.resolved();  // recorded in the plan file: the budget the prediction assumed
+    so.exec.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
     const auto pred = he::simulate(plan, *ctx, rates, so);
     const double cold_seconds = pred.seconds + pred.cold_first_touch_seconds;  // the first run touches its memory first
     const std::size_t batch = o.batch ? o.batch : ctx->slots();
@@ -118,9 +119,9 @@ void run_plan(const PlanOptions& o) {
     std::printf("total       depth %d, %lld ciphertext MACs, %lld squares, %lld relinearisations, %lld rescales\n", plan.depth,
                 static_cast<long long>(pred.macs), static_cast<long long>(pred.squares), static_cast<long long>(pred.relins),
                 static_cast<long long>(pred.rescales));
-    std::printf("memory      budget %s%s: peak %s of ciphertexts (inputs read on demand, %s order); spill traffic %s written, %s read back, "
+    std::printf("memory      budget %s: peak %s of ciphertexts (inputs read on demand, %s order); spill traffic %s written, %s read back, "
                 "at most %s on disk at once\n",
-                human_bytes(static_cast<double>(pred.memory_budget)).c_str(), o.memory.empty() ? " (60 % of MemAvailable)" : "",
+                pred.memory_budget.describe().c_str(),
                 human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), pred.depth_first ? "depth-first" : "step-by-step",
                 human_bytes(static_cast<double>(pred.spill_bytes)).c_str(), human_bytes(static_cast<double>(pred.load_bytes)).c_str(),
                 human_bytes(static_cast<double>(pred.max_spilled_bytes)).c_str());
@@ -161,7 +162,7 @@ void run_plan(const PlanOptions& o) {
         }
         j["steps"] = steps;
         j["totals"] = {{"macs", pred.macs}, {"squares", pred.squares}, {"relins", pred.relins}, {"rescales", pred.rescales},
-                       {"memory_budget", pred.memory_budget}, {"peak_bytes", pred.peak_bytes}, {"spill_bytes", pred.spill_bytes},
+                       {"memory_budget", budget_json(pred.memory_budget)}, {"peak_bytes", pred.peak_bytes}, {"spill_bytes", pred.spill_bytes},
                        {"load_bytes", pred.load_bytes}, {"max_spilled_bytes", pred.max_spilled_bytes}, {"depth_first", pred.depth_first}, {"seconds", pred.seconds}, {"cold_seconds", cold_seconds},
                        {"seconds_per_image", pred.seconds / batch},
                        {"input_ciphertexts", pred.input_ciphertexts}, {"input_bytes", pred.input_bytes},
@@ -178,7 +179,7 @@ void add_plan(CLI::App& app) {
     auto* cmd = app.add_subcommand("plan", "Compile an ONNX model to an HE plan: folding, levels, parameters, predicted cost per layer");
     cmd->add_option("model", o->model, "ONNX model")->required()->check(CLI::ExistingFile);
     cmd->add_option("--batch", o->batch, "Images per batch (0: all slots of the smallest ring)");
-    cmd->add_option("--memory", o->memory, "Ciphertext memory budget, e.g. 2G, 512M or bytes (default: 60 % of MemAvailable)");
+    add_memory_option(cmd, o->memory, "The server's (the prediction assumes it; stored in the plan file)");
     cmd->add_option("--log-n", o->log_n, "Ring degree 2^n (0: automatic)");
     cmd->add_option("--scale-bits", o->scale_bits, "log2 of the scale Δ")->capture_default_str();
     cmd->add_option("--calib", o->calib,

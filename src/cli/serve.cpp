@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "execution_options.h"
 #include "format.h"
 #include "token.h"
 #include "hecnn/ckks/serialize.h"
@@ -30,6 +31,8 @@ struct ServeOptions {
     int threads = 0;
     double drain = 300;
     bool insecure = false;
+    he::MemoryBudget memory;
+    std::filesystem::path spill_dir;
 };
 
 std::pair<std::string, int> parse_listen(const std::string& s) {
@@ -68,7 +71,8 @@ void run_serve(const ServeOptions& o) {
     // The first job as warm as the next: its memory faulted in now (memory.h), as much
     // as the plan predicts it holds, never beyond the default budget.
     const auto t_fault = std::chrono::steady_clock::now();
-    const std::size_t fault_bytes = std::min<std::size_t>(plan.predicted_peak_bytes, he::default_memory_budget());
+    const he::MemoryBudget memory = o.memory.resolved();  // once: the pre-fault bound and the workers' shares
+    const std::size_t fault_bytes = std::min<std::size_t>(plan.predicted_peak_bytes, memory.bytes());
     he::prefault_heap(fault_bytes);
     const double fault_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_fault).count();
     server::ServiceOptions so;
@@ -78,6 +82,8 @@ void run_serve(const ServeOptions& o) {
     so.drain_seconds = o.drain;
     so.allow_insecure = o.insecure;
     so.threads = o.threads;
+    so.memory = memory;
+    so.spill_dir = o.spill_dir;
     server::Service svc(plan, std::move(compiled), so);
     const auto h0 = svc.health();
 
@@ -118,6 +124,8 @@ void run_serve(const ServeOptions& o) {
                 human_bytes(static_cast<double>(svc.max_batch_bytes())).c_str(), ho.token.empty() ? "none (loopback/trusted network only)" : "bearer token");
     std::printf("  memory: %s pre-faulted for the jobs in %s (the plan's predicted peak)\n", human_bytes(static_cast<double>(fault_bytes)).c_str(),
                 human_ms(fault_s * 1e3).c_str());
+    std::printf("  memory %s of ciphertexts per worker × %zu worker(s); spills to %s\n", svc.worker_budget().describe().c_str(), o.workers,
+                svc.spill_dir().c_str());
     std::fflush(stdout);
     http.run();
     sig.join();
@@ -143,6 +151,8 @@ void add_serve(CLI::App& app) {
     cmd->add_option("--workers", o->workers, "Jobs run at once")->capture_default_str()->check(CLI::Range(1, 64));
     cmd->add_option("--max-queued", o->max_queued, "Jobs accepted but not finished, at most (then 429)")->capture_default_str()->check(CLI::Range(1, 100000));
     cmd->add_option("--threads", o->threads, "OpenMP threads per job (0: all cores)")->capture_default_str();
+    add_memory_option(cmd, o->memory, "All workers' (shared in equal parts)");
+    add_spill_dir_option(cmd, o->spill_dir, "spill/ inside the state directory");
     cmd->add_option("--http-threads", o->http_threads, "Connections served at once")->capture_default_str()->check(CLI::Range(1, 1024));
     cmd->add_option("--drain-seconds", o->drain, "On SIGINT/SIGTERM, how long the running job may finish")->capture_default_str();
     cmd->add_flag("--insecure-test-params", o->insecure, "Accept plans and keys below 128-bit security (tests only)");

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <fstream>
@@ -28,9 +29,16 @@ std::size_t proc_kb_field(const char* file, const std::string& key) {
 
 std::size_t mem_available_bytes() { return proc_kb_field("/proc/meminfo", "MemAvailable:"); }
 
-std::size_t default_memory_budget() {
-    const std::size_t avail = mem_available_bytes();
-    return avail ? avail / 10 * 6 : std::size_t{4} << 30;
+namespace {
+std::atomic<std::size_t> warm_bytes{0};
+}  // namespace
+
+std::size_t warm_ciphertext_bytes() { return warm_bytes.load(); }
+
+void note_ciphertext_peak(std::size_t bytes) {
+    std::size_t w = warm_bytes.load();
+    while (w < bytes && !warm_bytes.compare_exchange_weak(w, bytes)) {
+    }
 }
 
 std::size_t parse_byte_size(const std::string& text) {
@@ -41,6 +49,7 @@ std::size_t parse_byte_size(const std::string& text) {
     } catch (const std::exception&) {
         throw std::invalid_argument("not a byte size: '" + text + "' (e.g. 2G, 512M, 123456)");
     }
+    while (pos < text.size() && text[pos] == ' ') ++pos;  // "8 GiB", as MemoryBudget::describe prints
     std::string unit = text.substr(pos);
     for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB") unit.resize(unit.size() - 2);

@@ -97,6 +97,7 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
 
     // ---------------- server: relinearisation key only ----------------
     stage("server");
+    const ExecutionOptions exec = opt.exec.resolved();  // once: the prediction and the run share it
     if (reset_peak_rss()) r.server_peak_rss_bytes = 1;  // marker: measured below
     t = Clock::now();
     const bool insecure = compiled.choice.literal.insecure_test_only_allow_below_128_bits;
@@ -109,7 +110,7 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
         return c;
     };
     std::vector<ckks::Ciphertext> in;
-    if (!opt.lazy_inputs) {
+    if (!exec.lazy_inputs) {
         in.resize(F);
 #pragma omp parallel for schedule(dynamic)
         for (std::size_t f = 0; f < F; ++f) in[f] = receive(f);
@@ -118,28 +119,24 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
 
     // The prediction, with this process's memory history: memory it has held before is
     // reused (warm), the rest is touched for the first time (cold).
-    static std::size_t warm_bytes = 0;  // largest predicted peak of the earlier runs in this process
-    r.memory_budget = opt.memory_budget ? opt.memory_budget : default_memory_budget();
+    r.memory_budget = exec.memory;
     SimulateOptions so;
-    so.threads = opt.threads;
-    so.memory_budget = r.memory_budget;
-    so.lazy_inputs = opt.lazy_inputs;
-    so.warm_bytes = warm_bytes;
+    so.exec = exec;
+    so.warm_bytes = warm_ciphertext_bytes();
     const auto pred = simulate(plan, *sctx, opt.rates, so);
     r.predicted_server_seconds = pred.seconds;
     r.predicted_first_touch_seconds = pred.first_touch_seconds;
     r.cold = pred.first_touch_seconds > 0;
     r.predicted_peak_bytes = pred.peak_bytes;
     r.predicted_spill_bytes = pred.spill_bytes;
-    warm_bytes = std::max(warm_bytes, pred.peak_bytes);
+    note_ciphertext_peak(pred.peak_bytes);
 
     Runtime rt(plan, sctx, srk);
     std::vector<StepTrace> trace;
     const auto t_server = Clock::now();
     double predicted_done = 0;
     RunOptions ro;
-    ro.memory_budget = r.memory_budget;
-    ro.spill_dir = opt.spill_dir;
+    ro.exec = exec;
     ro.progress = [&](std::size_t i, const StepTrace& tr) {
         StepReport s;
         s.kind = plan.steps[i].kind_name();
@@ -163,7 +160,7 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
         r.spill_bytes += tr.spill_bytes;
         if (hooks.step) hooks.step(s, i, plan.steps.size(), elapsed, std::max(0.0, left * ratio));
     };
-    auto out = opt.lazy_inputs ? rt.run(InputProvider(receive), ro, &trace) : rt.run(std::move(in), ro, &trace);
+    auto out = exec.lazy_inputs ? rt.run(InputProvider(receive), ro, &trace) : rt.run(std::move(in), ro, &trace);
     r.server_seconds = since(t_server);
     std::vector<std::vector<std::uint8_t>> download(out.size());
     for (std::size_t k = 0; k < out.size(); ++k) download[k] = ckks::serialize(out[k]);

@@ -10,7 +10,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "hecnn/he/memory.h"
 #include "spill.h"
 
 namespace hecnn::he {
@@ -37,6 +36,23 @@ void for_each(std::size_t n, F body) {
         for (std::size_t i = 0; i < n; ++i) body(i);
     }
 }
+
+// ExecutionOptions::threads for the duration of one run (0: leave OpenMP's setting).
+class ThreadCount {
+public:
+    explicit ThreadCount(int threads) : before_(omp_get_max_threads()), set_(threads > 0) {
+        if (set_) omp_set_num_threads(threads);
+    }
+    ~ThreadCount() {
+        if (set_) omp_set_num_threads(before_);
+    }
+    ThreadCount(const ThreadCount&) = delete;
+    ThreadCount& operator=(const ThreadCount&) = delete;
+
+private:
+    int before_;
+    bool set_;
+};
 
 // Drop to `level` into a block of the new size: PolyBlock::drop_to_level keeps the
 // allocation, and the point of an early drop is to give the bytes back.
@@ -197,6 +213,7 @@ void Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::C
 }
 
 std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs, const RunOptions& opt, std::vector<StepTrace>* trace) const {
+    const ThreadCount threads(opt.exec.threads);
     if (inputs.size() != static_cast<std::size_t>(plan_.input_count))
         throw std::invalid_argument("Runtime: " + std::to_string(inputs.size()) + " input ciphertexts, the plan expects " +
                                     std::to_string(plan_.input_count));
@@ -213,6 +230,7 @@ std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs,
 
 std::vector<ckks::Ciphertext> Runtime::run(const InputProvider& inputs, const RunOptions& opt, std::vector<StepTrace>* trace) const {
     if (!inputs) throw std::invalid_argument("Runtime: empty input provider");
+    const ThreadCount threads(opt.exec.threads);
     const int top = opt.input_level < 0 ? ctx_->max_level() : opt.input_level;
     Source src{.provider = &inputs};
     return execute(src, top, opt, trace);
@@ -229,11 +247,9 @@ std::vector<ckks::Ciphertext> Runtime::execute(Source& src, int top, const RunOp
     if (top < plan_.depth || top > ctx_->max_level())
         throw std::invalid_argument("Runtime: inputs at level " + std::to_string(top) + ", the plan needs " + std::to_string(plan_.depth) +
                                     " levels and the parameters have " + std::to_string(ctx_->max_level()));
-    ScheduleOptions so;
-    so.memory_budget = opt.memory_budget ? opt.memory_budget : default_memory_budget();
+    ExecutionOptions so = opt.exec;
+    so.memory = so.memory.resolved();  // once per run; a caller that predicted passes it resolved
     so.lazy_inputs = src.provider != nullptr;
-    so.wave_units = opt.wave_units;
-    so.order = opt.order;
     const Schedule sch(plan_, top, ctx_->n(), so);
 
     std::vector<ckks::Ciphertext> wire(static_cast<std::size_t>(plan_.wire_count()));
@@ -242,7 +258,7 @@ std::vector<ckks::Ciphertext> Runtime::execute(Source& src, int top, const RunOp
         src.held->clear();
     }
     std::vector<char> fetched(static_cast<std::size_t>(plan_.input_count), src.held ? 1 : 0);
-    detail::SpillStore store(ctx_, opt.spill_dir);
+    detail::SpillStore store(ctx_, opt.exec.spill_dir);
     std::map<std::pair<int, int>, GroupSums> split_sums;  // of the split groups in progress, by (step, group)
     auto sums_bytes = [&] {
         std::size_t b = 0;

@@ -23,9 +23,9 @@ struct Uses {
 // The memory state while the program is built.
 class Builder {
 public:
-    Builder(const Plan& plan, const Schedule& sch, int top, std::size_t n, const ScheduleOptions& opt,
+    Builder(const Plan& plan, const Schedule& sch, int top, std::size_t n, const ExecutionOptions& opt,
             std::vector<Action>& actions, std::vector<StepMemory>& steps)
-        : plan_(plan), sch_(sch), top_(top), n_(n), opt_(opt), actions_(actions), steps_(steps) {}
+        : plan_(plan), sch_(sch), top_(top), n_(n), opt_(opt), limit_(opt.memory.bytes()), actions_(actions), steps_(steps) {}
 
     std::size_t run(std::size_t& initial) {
         build_uses();
@@ -51,7 +51,7 @@ public:
         }
         initial = held_;
         peak_ = held_;
-        if (budget_exceeded(0)) make_room(held_ - opt_.memory_budget, 0);
+        if (budget_exceeded(0)) make_room(held_ - limit_, 0);
 
         const auto& units = sch_.units();
         std::size_t u = 0;
@@ -162,7 +162,7 @@ private:
         peak_ = std::max(peak_, held_);
     }
 
-    bool budget_exceeded(std::size_t extra) const { return opt_.memory_budget && held_ + reserved_ + extra > opt_.memory_budget; }
+    bool budget_exceeded(std::size_t extra) const { return held_ + reserved_ + extra > limit_; }  // limit_ SIZE_MAX: unlimited
 
     // Spill held wires whose next use is after unit u, farthest first, until `excess`
     // bytes are gone. The caller has checked that enough of them exist.
@@ -205,13 +205,13 @@ private:
         }
         if (budget_exceeded(need)) {
             const std::size_t keep = fixed_ + pinned_ + pinned_new + reserved_ + need;  // cannot be spilled
-            if (keep > opt_.memory_budget) {
+            if (keep > limit_) {
                 if (can_defer) return false;
-                throw std::runtime_error("memory budget of " + std::to_string(opt_.memory_budget) + " bytes is too small: step " +
+                throw std::runtime_error("memory budget of " + opt_.memory.describe() + " (" + std::to_string(limit_) + " bytes) is too small: step " +
                                          std::to_string(un.step) + " (" + plan_.steps[un.step].name + ") needs " +
                                          std::to_string(keep) + " bytes for one unit's inputs and outputs");
             }
-            make_room(held_ + reserved_ + need - opt_.memory_budget, u);
+            make_room(held_ + reserved_ + need - limit_, u);
         }
         for (int w : sch_.inputs(un)) {
             if (state_[w] != kHeld) load(w);
@@ -273,7 +273,8 @@ private:
     const Schedule& sch_;
     int top_;
     std::size_t n_;
-    ScheduleOptions opt_;
+    ExecutionOptions opt_;
+    std::size_t limit_;  // the budget in bytes
     std::vector<Action>& actions_;
     std::vector<StepMemory>& steps_;
     Uses uses_;
@@ -291,8 +292,9 @@ private:
 
 }  // namespace
 
-Schedule::Schedule(const Plan& plan, int top, std::size_t n, const ScheduleOptions& opt)
-    : plan_(plan), top_(top), n_(n), budget_(opt.memory_budget) {
+Schedule::Schedule(const Plan& plan, int top, std::size_t n, const ExecutionOptions& opt)
+    : plan_(plan), top_(top), n_(n), budget_(opt.memory) {
+    const std::size_t limit = budget_.bytes();  // throws for an unresolved default
     if (opt.wave_units == 0) throw std::invalid_argument("Schedule: wave_units must be at least 1");
     for (std::size_t s = 0; s < plan.steps.size(); ++s) {
         const Step& st = plan.steps[s];
@@ -302,11 +304,11 @@ Schedule::Schedule(const Plan& plan, int top, std::size_t n, const ScheduleOptio
             for (std::size_t i = 0; i < st.outputs.size(); ++i) units_.push_back({si, static_cast<int>(i), 0, 1, 0, 0});
             continue;
         }
-        for (std::size_t gi = 0; gi < st.groups.size(); ++gi) split_group(si, static_cast<int>(gi), opt.memory_budget);
+        for (std::size_t gi = 0; gi < st.groups.size(); ++gi) split_group(si, static_cast<int>(gi), limit);
     }
     if (opt.order == Order::DepthFirst) order_depth_first();
     build(opt);
-    if (opt.order != Order::Auto || !opt.memory_budget) return;
+    if (opt.order != Order::Auto || budget_.is_unlimited()) return;
     std::size_t spilled = 0;
     for (const auto& m : steps_) spilled += m.spill_bytes;
     if (spilled == 0) return;
@@ -323,7 +325,7 @@ Schedule::Schedule(const Plan& plan, int top, std::size_t n, const ScheduleOptio
     peak_ = alt.peak_, initial_ = alt.initial_, max_spilled_ = alt.max_spilled_, depth_first_ = true;
 }
 
-void Schedule::build(const ScheduleOptions& opt) {
+void Schedule::build(const ExecutionOptions& opt) {
     actions_.clear();
     steps_.assign(plan_.steps.size(), StepMemory{});
     Builder b(plan_, *this, top_, n_, opt, actions_, steps_);
@@ -405,7 +407,7 @@ void Schedule::split_group(int step, int item, std::size_t budget) {
     for (int w : g.outputs) total += bytes(plan_.wire_level(w, top_), 2, n_);
     const std::size_t quarter = budget / 4, acc = accumulator_bytes(g);
     std::vector<std::size_t> cuts{0};
-    if (budget && total > quarter) {
+    if (budget != std::numeric_limits<std::size_t>::max() && total > quarter) {
         // (When the sums alone fill the quarter, slices of a quarter of what they leave.)
         const std::size_t limit = std::max(quarter > acc ? quarter - acc : 0, budget > acc ? (budget - acc) / 4 : 0);
         std::size_t sum = 0;

@@ -1,6 +1,5 @@
 #include "hecnn/he/simulator.h"
 
-#include "hecnn/he/memory.h"
 #include "hecnn/he/schedule.h"
 
 #include <algorithm>
@@ -99,21 +98,22 @@ struct Costs {
 Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rates, int input_level, int threads) {
     SimulateOptions o;
     o.input_level = input_level;
-    o.threads = threads;
+    o.exec.threads = threads;
     return simulate(plan, ctx, rates, o);
 }
 
 Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rates, const SimulateOptions& opt) {
+    const ExecutionOptions exec = opt.exec.resolved();
     const int top = opt.input_level < 0 ? ctx.max_level() : opt.input_level;
     if (top < plan.depth) throw std::invalid_argument("simulate: inputs at level " + std::to_string(top) + " < plan depth " + std::to_string(plan.depth));
     const std::size_t N = ctx.n();
-    const Costs cost(ctx, rates, opt.threads);
+    const Costs cost(ctx, rates, exec.threads);
     auto q = [&](int l) { return static_cast<double>(ctx.data_moduli()[l].value()); };
     const double delta = ctx.scale();
 
     Prediction p;
-    p.memory_budget = opt.memory_budget ? opt.memory_budget : default_memory_budget();
-    const Schedule sch(plan, top, N, {.memory_budget = p.memory_budget, .lazy_inputs = opt.lazy_inputs, .wave_units = opt.wave_units, .order = opt.order});
+    p.memory_budget = exec.memory;
+    const Schedule sch(plan, top, N, exec);
     p.depth_first = sch.depth_first();
 
     std::vector<std::vector<std::size_t>> units_of(plan.steps.size());  // in schedule order (a producer before its consumers)
@@ -216,7 +216,7 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
         sp.spilled = m.spilled, sp.spill_bytes = m.spill_bytes, sp.load_bytes = m.load_bytes;
         // Spill traffic at the rate of one reference ciphertext (∝ bytes).
         const double ref_bytes = static_cast<double>(Schedule::bytes(rates.limbs - 1, 2, std::size_t{1} << rates.log_n));
-        sp.seconds += rates.spill_ms * static_cast<double>(m.spill_bytes + m.load_bytes) / ref_bytes * 1e-3 / std::max(1, opt.threads) * rates.threads;
+        sp.seconds += rates.spill_ms * static_cast<double>(m.spill_bytes + m.load_bytes) / ref_bytes * 1e-3 / exec.threads * rates.threads;
         p.macs += sp.macs, p.squares += sp.squares, p.relins += sp.relins, p.rescales += sp.rescales, p.seconds += sp.seconds;
         p.spill_bytes += sp.spill_bytes, p.load_bytes += sp.load_bytes;
     }

@@ -1,8 +1,6 @@
 // The server-side job: verified batch in, result out (see infer_job.h).
 #include "hecnn/io/infer_job.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 
@@ -42,7 +40,12 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     r.samples = info.samples;
     r.load_seconds = since(t);  // verification; the ciphertexts load during the run
 
-    const auto pred = he::simulate(plan, *ctx, he::Rates::defaults(), info.level, omp_get_max_threads());
+    he::SimulateOptions so;
+    so.input_level = info.level;
+    so.exec = opt.exec.resolved();  // once: predicted and run under the same budget and threads
+    so.exec.lazy_inputs = true;     // inputs read from the file on first use
+    r.memory_budget = so.exec.memory;
+    const auto pred = he::simulate(plan, *ctx, he::Rates::defaults(), so);
     double predicted_done = 0;
     t = Clock::now();
     auto report = [&](std::size_t step) {
@@ -52,8 +55,7 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     };
     report(0);
     he::RunOptions run;
-    run.memory_budget = opt.memory_budget;
-    run.spill_dir = opt.spill_dir;
+    run.exec = so.exec;
     run.input_level = info.level;
     run.progress = [&](std::size_t i, const he::StepTrace&) {
         if (i < pred.steps.size()) predicted_done += pred.steps[i].seconds;

@@ -30,6 +30,14 @@ std::string checksum_of(const json& body) {
     return detail::to_hex(h.final());
 }
 
+// The prediction's budget: its bytes, "unlimited", or null when not recorded (a plan read
+// from version 1 or 2).
+json budget_to_json(const he::MemoryBudget& m) {
+    if (m.is_unlimited()) return "unlimited";
+    if (m.is_default()) return nullptr;
+    return m.bytes();
+}
+
 // Typed, bounded field access: every message names the field's path.
 class Fields {
 public:
@@ -149,6 +157,7 @@ PlanFile make_plan_file(const nn::Preprocessing& preprocessing, std::string_view
     const he::Prediction pred = prediction ? *prediction : he::simulate(compiled.plan, *ctx, he::Rates::defaults());
     p.predicted_server_seconds = pred.seconds;
     p.predicted_peak_bytes = pred.peak_bytes;
+    p.predicted_memory_budget = pred.memory_budget;
     p.batch_file_bytes = batch_file_bytes(*ctx, p.features());
     p.eval_keys_bytes = eval_keys_bytes(*ctx);
     return p;
@@ -171,7 +180,8 @@ std::string plan_to_json(const PlanFile& p) {
                  {"batch", p.batch},
                  {"depth", p.depth},
                  {"lazy_relin", p.lazy_relin},
-                 {"predicted", {{"server_seconds", p.predicted_server_seconds}, {"peak_bytes", p.predicted_peak_bytes}}},
+                 {"predicted", {{"server_seconds", p.predicted_server_seconds}, {"peak_bytes", p.predicted_peak_bytes},
+                                {"memory_budget", budget_to_json(p.predicted_memory_budget)}}},
                  {"sizes", {{"batch_file_bytes", p.batch_file_bytes}, {"eval_keys_bytes", p.eval_keys_bytes}}}};
     // Ordered at the top level so that a reader sees what the file is first; the body's
     // keys stay sorted (its checksum is over the canonical dump).
@@ -188,8 +198,8 @@ PlanFile parse_plan(std::string_view text, bool allow_insecure) {
     if (top["hecnn"] != "plan") bad("plan: this JSON is a hecnn \"" + top["hecnn"].get<std::string>() + "\" file, not a plan");
     const Fields t(top, "plan", {"hecnn", "version", "params_id", "checksum", "body"});
     const auto version = t.uint("version", 0, 1u << 16);
-    if (version != kPlanVersion && version != 1)
-        bad("plan: version " + top["version"].dump() + ", this build reads versions 1 and " + std::to_string(kPlanVersion) +
+    if (version < 1 || version > kPlanVersion)
+        bad("plan: version " + top["version"].dump() + ", this build reads versions 1 to " + std::to_string(kPlanVersion) +
             (version > kPlanVersion ? ": it was written by a newer hecnn" : "") + "; make the plan again with this build's `hecnn plan`");
     if (t.text("checksum") != checksum_of(top["body"]))
         bad("plan: checksum mismatch — the body was changed after the plan was written; make a new plan with `hecnn plan`");
@@ -247,9 +257,16 @@ PlanFile parse_plan(std::string_view text, bool allow_insecure) {
     p.batch = body.uint("batch", 1, ctx->slots());
     p.depth = static_cast<int>(body.uint("depth", 1, static_cast<std::uint64_t>(ctx->max_level())));
     p.lazy_relin = body.boolean("lazy_relin");
-    const Fields pr(body.at("predicted"), "body.predicted", {"server_seconds", "peak_bytes"});
+    const Fields pr = version < 3 ? Fields(body.at("predicted"), "body.predicted", {"server_seconds", "peak_bytes"})
+                                  : Fields(body.at("predicted"), "body.predicted", {"server_seconds", "peak_bytes", "memory_budget"});
     p.predicted_server_seconds = pr.number("server_seconds", 0, 1e12);
     p.predicted_peak_bytes = pr.uint("peak_bytes", 0, ~std::uint64_t{0});
+    if (version >= 3) {
+        const json& m = pr.at("memory_budget");
+        if (m == "unlimited") p.predicted_memory_budget = he::MemoryBudget::unlimited();
+        else if (m.is_number_unsigned() && m.get<std::uint64_t>() > 0) p.predicted_memory_budget = he::MemoryBudget::of(m.get<std::uint64_t>());
+        else if (!m.is_null()) bad("plan: body.predicted.memory_budget must be a byte count (≥ 1), \"unlimited\" or null, got " + m.dump());
+    }
     const Fields sz(body.at("sizes"), "body.sizes", {"batch_file_bytes", "eval_keys_bytes"});
     p.batch_file_bytes = sz.uint("batch_file_bytes", 0, ~std::uint64_t{0});
     p.eval_keys_bytes = sz.uint("eval_keys_bytes", 0, ~std::uint64_t{0});

@@ -1,7 +1,6 @@
 #include "hecnn/server/service.h"
 
 #include <fcntl.h>
-#include <omp.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -113,6 +112,14 @@ Service::Service(io::PlanFile plan, he::Plan compiled, ServiceOptions opt)
     fs::create_directories(opt_.state_dir / "sessions");
     fs::remove_all(opt_.state_dir / "spool");  // half-received uploads of a previous process
     fs::create_directories(opt_.state_dir / "spool");
+    worker_exec_.memory = opt_.memory.share(std::max<std::size_t>(1, opt_.workers));  // resolved once, here
+    worker_exec_.threads = opt_.threads;
+    worker_exec_.spill_dir = opt_.spill_dir;
+    if (worker_exec_.spill_dir.empty()) {
+        worker_exec_.spill_dir = opt_.state_dir / "spill";
+        fs::remove_all(worker_exec_.spill_dir);  // spill files of a killed process
+        fs::create_directories(worker_exec_.spill_dir);
+    }
     reload();
     for (std::size_t i = 0; i < opt_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -413,7 +420,7 @@ void Service::run_job(Session& s, Job& j) {
         jo.model_id = plan_.model_id();
         jo.max_batch_bytes = max_batch_bytes();
         jo.replace_result = true;  // a rerun after a restart replaces what an interrupted run left
-        if (opt_.threads > 0) omp_set_num_threads(opt_.threads);
+        jo.exec = worker_exec_;
         res = io::infer_batch_file(compiled_, keys, dir / kBatchFile, dir / kResultFile, jo);
     } catch (const io::JobCancelled&) {
         error = "cancelled: the service shut down while this job ran; resubmit the batch";

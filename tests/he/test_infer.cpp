@@ -20,7 +20,7 @@ he::PipelineOptions small_options(double scale_bits = 40) {
     o.params.scale_bits = scale_bits;
     o.insecure_test_only_key_seed = math::Seed{3};
     o.keep_logits = true;
-    o.threads = 2;
+    o.exec.threads = 2;
     return o;
 }
 
@@ -130,13 +130,13 @@ TEST(Pipeline, InputsOnDemandUnderABudget) {
     auto opt = small_options();
     const auto compiled = he::compile_for_batch(m, x, samples, opt);
     const auto free_run = he::run_pipeline(m, compiled, x, samples, {}, opt);
-    opt.lazy_inputs = true;
-    opt.memory_budget = free_run.peak_ciphertext_bytes / 2;
+    opt.exec.lazy_inputs = true;
+    opt.exec.memory = he::MemoryBudget::of(free_run.peak_ciphertext_bytes / 2);
     const auto r = he::run_pipeline(m, compiled, x, samples, {}, opt);
     EXPECT_EQ(r.agreement, 1.0);
     EXPECT_LE(r.max_abs_error, std::max(1.0, r.max_abs_logit) / (1 << 20));
-    EXPECT_EQ(r.memory_budget, opt.memory_budget);
-    EXPECT_LE(r.peak_ciphertext_bytes, r.memory_budget);
+    EXPECT_EQ(r.memory_budget, opt.exec.memory);
+    EXPECT_LE(r.peak_ciphertext_bytes, r.memory_budget.bytes());
     EXPECT_EQ(r.peak_ciphertext_bytes, r.predicted_peak_bytes);
     EXPECT_GT(r.spill_bytes, 0u);
     EXPECT_EQ(r.spill_bytes, r.predicted_spill_bytes);

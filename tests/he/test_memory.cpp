@@ -111,14 +111,13 @@ TEST(Memory, ParseByteSize) {
     EXPECT_THROW(he::parse_byte_size("two"), std::invalid_argument);
     EXPECT_THROW(he::parse_byte_size("2X"), std::invalid_argument);
     EXPECT_THROW(he::parse_byte_size("-1G"), std::invalid_argument);
-    EXPECT_GT(he::default_memory_budget(), 0u);
 }
 
 TEST(Schedule, FreesAfterTheLastConsumerAndDropsLevels) {
     const auto plan = he::compile(cryptonets(28));
     const int top = plan.depth;
     const std::size_t n = std::size_t{1} << 14;
-    const he::Schedule sch(plan, top, n);
+    const he::Schedule sch(plan, top, n, {.memory = he::MemoryBudget::unlimited()});
     const std::size_t peak = replay(plan, sch, top, n, false);
     EXPECT_EQ(peak, sch.peak_bytes());
     EXPECT_EQ(count(sch, Kind::Spill), 0u);
@@ -156,10 +155,10 @@ TEST(Schedule, SpillsUnderABudgetAndLoadsInputsLazily) {
     const auto plan = he::compile(wide_then_narrow());
     const int top = plan.depth;
     const std::size_t n = std::size_t{1} << 14;
-    const he::Schedule free_run(plan, top, n, {.lazy_inputs = true});
+    const he::Schedule free_run(plan, top, n, {.memory = he::MemoryBudget::unlimited(), .lazy_inputs = true});
     const std::size_t budget = free_run.peak_bytes() / 2;
     // Step by step, the 600 squares and their x do not fit: spills.
-    const he::Schedule sch(plan, top, n, {.memory_budget = budget, .lazy_inputs = true, .wave_units = 16, .order = he::Order::Steps});
+    const he::Schedule sch(plan, top, n, {.memory = he::MemoryBudget::of(budget), .wave_units = 16, .order = he::Order::Steps, .lazy_inputs = true});
     const std::size_t peak = replay(plan, sch, top, n, true);
     EXPECT_LE(peak, budget);
     EXPECT_EQ(peak, sch.peak_bytes());
@@ -169,7 +168,7 @@ TEST(Schedule, SpillsUnderABudgetAndLoadsInputsLazily) {
     EXPECT_FALSE(sch.depth_first());
     // Depth first, the second conv's positions are computed as their receptive fields are
     // made: no spill, a fraction of the peak. Auto picks it because it spills less.
-    const he::Schedule auto_sch(plan, top, n, {.memory_budget = budget, .lazy_inputs = true, .wave_units = 16});
+    const he::Schedule auto_sch(plan, top, n, {.memory = he::MemoryBudget::of(budget), .wave_units = 16, .lazy_inputs = true});
     EXPECT_TRUE(auto_sch.depth_first());
     const std::size_t df_peak = replay(plan, auto_sch, top, n, true);
     EXPECT_EQ(count(auto_sch, Kind::Spill), 0u);
@@ -177,7 +176,7 @@ TEST(Schedule, SpillsUnderABudgetAndLoadsInputsLazily) {
     EXPECT_EQ(df_peak, auto_sch.peak_bytes());
     // One unit needs at least its sums and one input: a budget of one input ciphertext
     // cannot hold a conv group's six sums.
-    auto tiny = [&] { he::Schedule s(plan, top, n, {.memory_budget = he::Schedule::bytes(top, 2, n), .lazy_inputs = true}); };
+    auto tiny = [&] { he::Schedule s(plan, top, n, {.memory = he::MemoryBudget::of(he::Schedule::bytes(top, 2, n)), .lazy_inputs = true}); };
     EXPECT_THROW(tiny(), std::runtime_error);
 }
 
@@ -187,9 +186,9 @@ TEST(Schedule, SplitsALinearGroupTooLargeForTheBudget) {
     const auto plan = he::compile(cryptonets(28));
     const int top = plan.depth;
     const std::size_t n = std::size_t{1} << 14;
-    const he::Schedule free_run(plan, top, n, {.lazy_inputs = true});
+    const he::Schedule free_run(plan, top, n, {.memory = he::MemoryBudget::unlimited(), .lazy_inputs = true});
     const std::size_t budget = free_run.peak_bytes() / 2;
-    const he::Schedule sch(plan, top, n, {.memory_budget = budget, .lazy_inputs = true});
+    const he::Schedule sch(plan, top, n, {.memory = he::MemoryBudget::of(budget), .lazy_inputs = true});
     const std::size_t peak = replay(plan, sch, top, n, true);
     EXPECT_LE(peak, budget);
     EXPECT_EQ(peak, sch.peak_bytes());
@@ -221,7 +220,7 @@ bool same_words(const ckks::Ciphertext& a, const ckks::Ciphertext& b) {
 
 // A run without a memory budget (2^40 bytes), its trace in `trace`.
 std::vector<ckks::Ciphertext> unbudgeted_run(const he::Runtime& rt, const std::vector<ckks::Ciphertext>& in, std::vector<he::StepTrace>& trace) {
-    return rt.run(in, he::RunOptions{.memory_budget = std::size_t{1} << 40, .spill_dir = {}, .progress = {}}, &trace);
+    return rt.run(in, he::RunOptions{.exec = {.memory = he::MemoryBudget::unlimited()}}, &trace);
 }
 
 std::size_t peak_of(const std::vector<he::StepTrace>& trace) {
@@ -248,7 +247,8 @@ TEST_P(BudgetedRun, SpillsSplitsAndComputesTheSameCiphertexts) {
     const auto dir = std::filesystem::temp_directory_path() / ("hecnn-test-spill-" + std::to_string(::getpid()) + "-" + std::to_string(GetParam()));
     std::filesystem::create_directories(dir);
     const he::Order order = GetParam() == 0 ? he::Order::Steps : he::Order::Auto;
-    he::RunOptions opt{.memory_budget = free_peak / 2, .spill_dir = dir, .progress = {}, .wave_units = 8, .order = order, .input_level = -1};
+    const auto budget = he::MemoryBudget::of(free_peak / 2);
+    he::RunOptions opt{.exec = {.memory = budget, .spill_dir = dir, .wave_units = 8, .order = order}};
     std::vector<int> calls(f.F, 0);
     const auto out = rt.run([&](std::size_t i) { ++calls.at(i); return in[i]; }, opt, &trace);
     // Each input the plan reads is fetched once (a conv with stride 2 may skip a border).
@@ -259,15 +259,15 @@ TEST_P(BudgetedRun, SpillsSplitsAndComputesTheSameCiphertexts) {
     std::size_t peak = 0, spilled = 0;
     for (const auto& t : trace) peak = std::max(peak, t.peak_bytes), spilled += t.spill_bytes;
     const he::Schedule sch(f.plan, f.he.ctx->max_level(), f.he.ctx->n(),
-                           {.memory_budget = opt.memory_budget, .lazy_inputs = true, .wave_units = 8, .order = order});
+                           {.memory = budget, .wave_units = 8, .order = order, .lazy_inputs = true});
     const bool split = std::any_of(sch.units().begin(), sch.units().end(), [](const he::Unit& u) { return u.split(); });
     EXPECT_EQ(split, GetParam() == 1);
     if (GetParam() != 1) {  // (CryptoNets: whichever spills less)
         EXPECT_EQ(sch.depth_first(), GetParam() == 2);
     }
-    std::printf("    unbudgeted peak %zu bytes; budget %zu: peak %zu, spilled %zu bytes\n", free_peak, opt.memory_budget, peak, spilled);
-    EXPECT_LE(peak, opt.memory_budget);
-    EXPECT_GT(free_peak, opt.memory_budget);
+    std::printf("    unbudgeted peak %zu bytes; budget %zu: peak %zu, spilled %zu bytes\n", free_peak, budget.bytes(), peak, spilled);
+    EXPECT_LE(peak, budget.bytes());
+    EXPECT_GT(free_peak, budget.bytes());
     EXPECT_EQ(spilled > 0, GetParam() != 2);  // depth first, the wide model needs no spill
     EXPECT_TRUE(std::filesystem::is_empty(dir)) << "spill files left behind";
     std::filesystem::remove_all(dir);
@@ -280,10 +280,8 @@ TEST_P(BudgetedRun, SpillsSplitsAndComputesTheSameCiphertexts) {
     // The simulator predicts the memory figures of both runs.
     for (bool budgeted : {false, true}) {
         he::SimulateOptions so;
-        so.memory_budget = budgeted ? opt.memory_budget : std::size_t{1} << 40;
-        so.lazy_inputs = budgeted;
-        so.wave_units = budgeted ? opt.wave_units : 64;
-        so.order = budgeted ? order : he::Order::Auto;
+        so.exec = budgeted ? opt.exec : he::ExecutionOptions{.memory = he::MemoryBudget::unlimited()};
+        so.exec.lazy_inputs = budgeted;
         const auto pred = he::simulate(f.plan, *f.he.ctx, he::Rates::defaults(), so);
         const auto& tr = budgeted ? trace : free_trace;
         ASSERT_EQ(pred.steps.size(), tr.size());
@@ -305,7 +303,7 @@ TEST(Runtime, RefusesABudgetBelowOneUnit) {
     he::Runtime rt(f.plan, f.he.ctx, f.he.rk);
     auto in = he::encrypt_batch(f.he.encoder, f.he.enc, f.x, f.samples, f.F);
     try {
-        rt.run(std::move(in), he::RunOptions{.memory_budget = 1 << 20, .spill_dir = {}, .progress = {}});
+        rt.run(std::move(in), he::RunOptions{.exec = {.memory = he::MemoryBudget::of(1 << 20)}});
         FAIL() << "no error";
     } catch (const std::runtime_error& e) {
         EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
@@ -348,12 +346,12 @@ TEST(Runtime, ProductsUnderABudgetSpillAndComputeTheSameCiphertexts) {
     const std::size_t free_peak = peak_of(free_trace);
     const auto dir = std::filesystem::temp_directory_path() / ("hecnn-test-spill-product-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    he::RunOptions opt{.memory_budget = free_peak / 2, .spill_dir = dir, .progress = {}, .wave_units = 8, .order = he::Order::Steps, .input_level = -1};
+    he::RunOptions opt{.exec = {.memory = he::MemoryBudget::of(free_peak / 2), .spill_dir = dir, .wave_units = 8, .order = he::Order::Steps}};
     const auto out = rt.run(in, opt, &trace);
     std::size_t peak = 0, spilled = 0;
     for (const auto& t : trace) peak = std::max(peak, t.peak_bytes), spilled += t.spill_bytes;
-    std::printf("    unbudgeted peak %zu bytes; budget %zu: peak %zu, spilled %zu bytes\n", free_peak, opt.memory_budget, peak, spilled);
-    EXPECT_LE(peak, opt.memory_budget);
+    std::printf("    unbudgeted peak %zu bytes; budget %zu: peak %zu, spilled %zu bytes\n", free_peak, opt.exec.memory.bytes(), peak, spilled);
+    EXPECT_LE(peak, opt.exec.memory.bytes());
     EXPECT_GT(spilled, 0u);
     EXPECT_TRUE(std::filesystem::is_empty(dir)) << "spill files left behind";
     std::filesystem::remove_all(dir);
@@ -364,7 +362,7 @@ TEST(Runtime, ProductsUnderABudgetSpillAndComputeTheSameCiphertexts) {
     EXPECT_GT(e.max_ref, 1e-3);
     // The simulator predicts the budgeted run's memory.
     he::SimulateOptions so;
-    so.memory_budget = opt.memory_budget, so.wave_units = opt.wave_units, so.order = opt.order;
+    so.exec = opt.exec;
     const auto pred = he::simulate(f.plan, *f.he.ctx, he::Rates::defaults(), so);
     ASSERT_EQ(pred.steps.size(), trace.size());
     for (std::size_t i = 0; i < trace.size(); ++i) {

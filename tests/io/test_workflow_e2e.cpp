@@ -97,3 +97,32 @@ TEST(WorkflowEndToEnd, ServerRefusesABatchOfAnotherKeySetOrModel) {
     // A result made with other keys is refused by decrypt.
     EXPECT_THROW(io::decrypt_result_file(b.keys, a.dir / "result"), ckks::FormatError);
 }
+
+// The execution options reach the runtime through the job: under a budget that spills,
+// spill files appear in the given directory while the job runs and are gone after it; the
+// job reports the budget it ran under; spilling is exact (the same result as unbudgeted).
+TEST(WorkflowEndToEnd, TheJobSpillsIntoItsSpillDirectoryUnderItsBudget) {
+    KeyedWorkflow a;
+    a.encrypt("batch", 9);
+    he::CompileOptions copt;
+    copt.lazy_relin = a.plan.lazy_relin;
+    const auto compiled = he::compile(a.model, copt);
+    io::JobOptions unbudgeted;
+    unbudgeted.exec.memory = he::MemoryBudget::unlimited();
+    const auto free_job = io::infer_batch_file(compiled, a.eval, a.dir / "batch", a.dir / "free", unbudgeted);
+    EXPECT_TRUE(free_job.memory_budget.is_unlimited());
+
+    io::JobOptions o;
+    o.exec.memory = spilling_budget(compiled, a.plan);
+    o.exec.spill_dir = a.dir / "spills";
+    std::size_t most_files = 0;
+    o.progress = [&](const io::JobProgress&) { most_files = std::max(most_files, files_below(o.exec.spill_dir)); };
+    const auto job = io::infer_batch_file(compiled, a.eval, a.dir / "batch", a.dir / "result", o);
+    EXPECT_EQ(job.memory_budget, o.exec.memory);
+    EXPECT_GT(most_files, 0u) << "no spill file seen in " << o.exec.spill_dir;
+    EXPECT_EQ(files_below(o.exec.spill_dir), 0u) << "spill files left behind";
+    EXPECT_EQ(io::decrypt_result_file(a.keys, a.dir / "result").logits, io::decrypt_result_file(a.keys, a.dir / "free").logits);
+    // The default budget is resolved by the job, once: it reports bytes.
+    const auto d = io::infer_batch_file(compiled, a.eval, a.dir / "batch", a.dir / "default", {});
+    EXPECT_TRUE(d.memory_budget.from_default());
+}

@@ -56,6 +56,37 @@ inline std::size_t files_in(const fs::path& dir) {
     return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}));
 }
 
+// Regular files anywhere below dir (0 if it does not exist).
+inline std::size_t files_below(const fs::path& dir) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator{}; it.increment(ec))
+        n += it->is_regular_file(ec);
+    return n;
+}
+
+// A budget under which a job of `compiled` at the plan's parameters (inputs read on
+// demand, as infer_batch_file does) spills but still runs: the largest sixteenth of the
+// unbudgeted peak for which the simulator — whose schedule the runtime follows — has
+// ciphertexts on disk at the end of some step (so that spill files can be seen there).
+inline he::MemoryBudget spilling_budget(const he::Plan& compiled, const io::PlanFile& plan) {
+    const auto ctx = ckks::Context::create(plan.params);
+    he::SimulateOptions so;
+    so.exec = {.memory = he::MemoryBudget::unlimited(), .threads = 1, .lazy_inputs = true};
+    const std::size_t peak = he::simulate(compiled, *ctx, he::Rates::defaults(), so).peak_bytes;
+    for (std::size_t k = 15; k >= 1; --k) {
+        so.exec.memory = he::MemoryBudget::of(peak * k / 16);
+        try {
+            const auto p = he::simulate(compiled, *ctx, he::Rates::defaults(), so);
+            if (std::any_of(p.steps.begin(), p.steps.end(), [](const he::StepPrediction& s) { return s.spilled > 0; })) return so.exec.memory;
+        } catch (const std::runtime_error&) {  // below one unit
+            break;
+        }
+    }
+    ADD_FAILURE() << "no budget makes the model spill";
+    return he::MemoryBudget::unlimited();
+}
+
 // f() must throw ckks::FormatError whose message contains `needle`.
 inline void expect_format_error(const std::function<void()>& f, const std::string& needle) {
     try {

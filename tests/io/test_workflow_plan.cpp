@@ -56,6 +56,9 @@ TEST(WorkflowPlan, RoundTripKeepsEveryField) {
     EXPECT_EQ(p.depth, w.compiled.plan.depth);
     EXPECT_EQ(p.predicted_server_seconds, w.plan.predicted_server_seconds);
     EXPECT_GT(p.predicted_server_seconds, 0);
+    // The budget the prediction assumed: resolved when the plan was made, kept as bytes.
+    EXPECT_FALSE(w.plan.predicted_memory_budget.is_default());
+    EXPECT_EQ(p.predicted_memory_budget, w.plan.predicted_memory_budget);
     EXPECT_EQ(p.batch_file_bytes, w.plan.batch_file_bytes);
     EXPECT_EQ(p.eval_keys_bytes, w.plan.eval_keys_bytes);
     EXPECT_EQ(io::plan_to_json(p), io::plan_to_json(w.plan));  // canonical
@@ -141,25 +144,55 @@ TEST(WorkflowPlan, ServerChecksTheModelItServes) {
     EXPECT_THROW(io::check_plan_matches(w.plan, w.onnx, wider), ckks::FormatError);
 }
 
-// Version 1 (class names in body.model.classes, beside the preprocessing) is read with the
-// same meaning; a newer or unknown version is refused, naming it.
-TEST(WorkflowPlan, ReadsVersion1AndRefusesOtherVersions) {
+// Version 1 (class names in body.model.classes, beside the preprocessing) and version 2
+// (no memory budget) are read with the same meaning; a newer or unknown version is
+// refused, naming it.
+TEST(WorkflowPlan, ReadsVersions1And2AndRefusesOtherVersions) {
     const Workflow w;
-    const std::string v1 = edited(w.plan, [](json& j) {
-        j["version"] = 1;
+    const auto older = [](json& j, int version) {
+        j["version"] = version;
+        j["body"]["predicted"].erase("memory_budget");
+        if (version > 1) return;
         auto& m = j["body"]["model"];
         m["classes"] = m["preprocessing"]["classes"];
         m["preprocessing"].erase("classes");
-    });
-    const auto p = io::parse_plan(v1, true);
-    EXPECT_EQ(p.preprocessing.classes, (std::vector<std::string>{"zero", "one", "two"}));
-    EXPECT_EQ(p.preprocessing.mean, std::vector<double>{0.5});
-    EXPECT_EQ(io::plan_to_json(p), io::plan_to_json(w.plan));  // written back as the current version
-    // A version-1 body in a version-2 file, and the other way round: unknown fields.
+    };
+    const std::string v1 = edited(w.plan, [&](json& j) { older(j, 1); });
+    const std::string v2 = edited(w.plan, [&](json& j) { older(j, 2); });
+    for (const auto* text : {&v1, &v2}) {
+        auto p = io::parse_plan(*text, true);
+        EXPECT_EQ(p.preprocessing.classes, (std::vector<std::string>{"zero", "one", "two"}));
+        EXPECT_EQ(p.preprocessing.mean, std::vector<double>{0.5});
+        EXPECT_EQ(p.predicted_server_seconds, w.plan.predicted_server_seconds);
+        EXPECT_TRUE(p.predicted_memory_budget.is_default());  // not recorded
+        // Written back as the current version, the budget as unknown (null), read again.
+        const std::string v3 = io::plan_to_json(p);
+        EXPECT_TRUE(json::parse(v3)["body"]["predicted"]["memory_budget"].is_null());
+        EXPECT_EQ(json::parse(v3)["version"], io::kPlanVersion);
+        EXPECT_TRUE(io::parse_plan(v3, true).predicted_memory_budget.is_default());
+        p.predicted_memory_budget = w.plan.predicted_memory_budget;
+        EXPECT_EQ(io::plan_to_json(p), io::plan_to_json(w.plan));
+    }
+    // A body of one version under another version number: unknown or missing fields.
     expect_refused(edited(w.plan, [](json& j) { j["version"] = 1; }), "missing field body.model.classes");
     expect_refused(edited(w.plan, [&](json& j) { j = json::parse(v1); j["version"] = 2; }), "unknown field body.model.classes");
-    expect_refused(edited(w.plan, [](json& j) { j["version"] = 3; }), "newer hecnn");
+    expect_refused(edited(w.plan, [](json& j) { j["version"] = 2; }), "unknown field body.predicted.memory_budget");
+    expect_refused(edited(w.plan, [&](json& j) { j = json::parse(v2); j["version"] = 3; }), "missing field body.predicted.memory_budget");
+    expect_refused(edited(w.plan, [](json& j) { j["version"] = 4; }), "newer hecnn");
     expect_refused(edited(w.plan, [](json& j) { j["version"] = 0; }), "version 0");
+}
+
+TEST(WorkflowPlan, RecordsTheMemoryBudgetOfThePrediction) {
+    const Workflow w;
+    for (const auto& budget : {he::MemoryBudget::of(123456789), he::MemoryBudget::unlimited()}) {
+        auto p = w.plan;
+        p.predicted_memory_budget = budget;
+        const auto text = io::plan_to_json(p);
+        EXPECT_EQ(io::parse_plan(text, true).predicted_memory_budget, budget) << text;
+    }
+    const auto bad = [&](const json& v) { return edited(w.plan, [&](json& j) { j["body"]["predicted"]["memory_budget"] = v; }); };
+    for (const json& v : {json(0), json(-5), json(1.5), json("lots"), json("Unlimited "), json::array(), json::object()})
+        expect_refused(bad(v), "body.predicted.memory_budget");
 }
 
 // What a client must agree on with the service: every contract field counts, predictions

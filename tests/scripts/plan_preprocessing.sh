@@ -3,7 +3,8 @@
 # exported by a plain torch.onnx.export (no hecnn metadata) writes exactly those values
 # into the plan file that keygen copies and encrypt applies (the library test
 # io_UserPath.CommandLinePreprocessingReachesTheEncryptedInputs follows them from there into
-# the encrypted inputs), and refuses values that do not fit the model, naming them.
+# the encrypted inputs), with the --memory budget its prediction assumed, and refuses values
+# that do not fit the model (and a budget of 0), naming them.
 #   plan_preprocessing.sh HECNN
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,11 +14,11 @@ trap 'rm -rf "$tmp"' EXIT
 model="$root/tests/data/torch_export_opset13.onnx"   # 1x8x8 → 10 outputs
 fail() { echo "plan_preprocessing.sh: $*" >&2; exit 1; }
 
-"$hecnn" plan "$model" --scale 1/255 --mean 0.3 --std 0.2 --classes a,b,c,d,e,f,g,h,i,j --out "$tmp/plan.json" >"$tmp/out"
+"$hecnn" plan "$model" --scale 1/255 --mean 0.3 --std 0.2 --classes a,b,c,d,e,f,g,h,i,j --memory 3GiB --out "$tmp/plan.json" >"$tmp/out"
 grep -q "scale 1/255, mean 0.3, std 0.2; 10 class names (command line over the defaults)" "$tmp/out" ||
   fail "plan does not report the given preprocessing: $(grep inputs "$tmp/out")"
 compact=$(tr -d ' \n' <"$tmp/plan.json")
-for want in '"version":2' '"mean":[0.3]' '"std":[0.2]' '"scale":0.00392156862745098' '"classes":["a","b","c","d","e","f","g","h","i","j"]'; do
+for want in '"version":3' '"memory_budget":3221225472' '"mean":[0.3]' '"std":[0.2]' '"scale":0.00392156862745098' '"classes":["a","b","c","d","e","f","g","h","i","j"]'; do
   [[ $compact == *"$want"* ]] || fail "plan.json lacks $want"
 done
 "$hecnn" keygen --plan "$tmp/plan.json" --out "$tmp/keys" >/dev/null
@@ -30,6 +31,7 @@ refuse() {  # refuse MESSAGE ARGS…: plan must fail and say MESSAGE
 }
 refuse "gives 3 values for 1 input channel" --mean 0.1,0.2,0.3
 refuse "2 class names for a model of 10 outputs" --classes a,b
+refuse "memory budget of 0 bytes" --memory 0
 refuse "std must hold finite positive numbers" --std 0
 refuse "expected a number" --scale x
 echo "plan_preprocessing.sh: the given preprocessing is the plan's; misfits refused"

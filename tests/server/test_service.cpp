@@ -208,4 +208,60 @@ TEST_F(ServiceTest, ShutdownRefusesNewWork) {
     svc->shutdown();  // idempotent
 }
 
+// The service's budget is resolved once and split between its workers; the spill
+// directory defaults to spill/ in the state directory (emptied at start-up).
+TEST_F(ServiceTest, SplitsTheBudgetBetweenWorkers) {
+    auto o = options(3);
+    o.memory = he::MemoryBudget::of(3 * (std::size_t{1} << 30) + 2);
+    {
+        const server::Service svc(w.plan, compiled, o);
+        EXPECT_EQ(svc.worker_budget(), he::MemoryBudget::of(o.memory.bytes() / 3));
+        EXPECT_LE(svc.worker_budget().bytes() * 3, o.memory.bytes());
+        EXPECT_EQ(svc.spill_dir(), dir / "state" / "spill");
+        EXPECT_TRUE(fs::is_directory(dir / "state" / "spill"));
+    }
+    write_bytes(dir / "state" / "spill" / "stale", std::vector<std::uint8_t>(10));  // a killed process's
+    o.workers = 2;
+    o.memory = {};  // the default: resolved at start-up
+    {
+        const std::size_t avail = he::mem_available_bytes();
+        const server::Service svc(w.plan, compiled, o);
+        EXPECT_TRUE(svc.worker_budget().from_default());
+        EXPECT_LE(svc.worker_budget().bytes(), static_cast<std::size_t>(0.6 * static_cast<double>(avail + (std::size_t{256} << 20))) / 2);
+        EXPECT_EQ(files_in(dir / "state" / "spill"), 0u);
+    }
+    o.memory = he::MemoryBudget::unlimited();
+    EXPECT_TRUE(server::Service(w.plan, compiled, o).worker_budget().is_unlimited());
+    o.memory = he::MemoryBudget::of(1);
+    EXPECT_THROW(server::Service(w.plan, compiled, o), std::invalid_argument);  // shares of 0 bytes
+}
+
+// A job runs under the worker's share and spills into the service's spill directory: one
+// that cannot be made fails the job naming it; a good one gives the right result.
+TEST_F(ServiceTest, JobsSpillIntoTheSpillDirectory) {
+    auto o = options(1);
+    o.memory = spilling_budget(compiled, w.plan);
+    write_bytes(dir / "blocker", std::vector<std::uint8_t>(1));  // a file, not a directory
+    o.spill_dir = dir / "blocker";
+    {
+        server::Service svc(w.plan, compiled, o);
+        EXPECT_EQ(svc.worker_budget(), o.memory);
+        const std::string sid = svc.open_session(read_bytes(alice.eval_keys()));
+        const std::string jid = submit(svc, sid, alice.encrypt("b", 9, 3));
+        ASSERT_TRUE(eventually([&] { return finished(svc, sid, jid); }));
+        const auto st = svc.status(sid, jid);
+        EXPECT_EQ(st.state, JobState::failed);
+        EXPECT_NE(st.error.find("blocker"), std::string::npos) << st.error;
+    }
+    o.spill_dir = dir / "spills";
+    server::Service svc(w.plan, compiled, o);
+    const std::string sid = svc.open_session(read_bytes(alice.eval_keys()));
+    const std::string jid = submit(svc, sid, alice.encrypt("b2", 9, 4));
+    ASSERT_TRUE(eventually([&] { return finished(svc, sid, jid); }));
+    ASSERT_EQ(svc.status(sid, jid).state, JobState::done) << svc.status(sid, jid).error;
+    alice.expect_matches(w.model, "b2", svc.result_path(sid, jid));
+    EXPECT_TRUE(fs::is_directory(dir / "spills"));
+    EXPECT_EQ(files_below(dir / "spills"), 0u);
+}
+
 }  // namespace

@@ -8,11 +8,8 @@ namespace hecnn::he {
 
 // MemAvailable from /proc/meminfo (bytes; 0 if unknown).
 std::size_t mem_available_bytes();
-// The default ciphertext budget: 60 % of MemAvailable (the rest is left to the kernel,
-// the other processes, the engine's temporaries and its buffer cache); 4 GiB if unknown.
-std::size_t default_memory_budget();
-// "2G", "512M", "1.5GiB", "300k", "123456" (powers of 1024; a trailing B or iB is
-// optional). Throws std::invalid_argument with the offending text.
+// "2G", "512M", "1.5GiB", "8 GiB", "300k", "123456" (powers of 1024; a trailing B or iB
+// is optional). Throws std::invalid_argument with the offending text.
 std::size_t parse_byte_size(const std::string& text);
 
 // Process-wide allocator settings for a process that evaluates plans (bench infer, a
@@ -32,6 +29,13 @@ void configure_allocator_for_inference();
 // already (a server does it once at start with its plan's predicted peak; its jobs then
 // run warm from the first). The heap is never trimmed, so RSS stays at least `bytes`.
 void prefault_heap(std::size_t bytes);
+
+// Ciphertext bytes this process has held at once so far, by the predicted peaks of the
+// runs it made (note_ciphertext_peak): with configure_allocator_for_inference a later run
+// reuses that much memory without first-touch page faults (SimulateOptions::warm_bytes).
+// Process-wide, thread-safe.
+std::size_t warm_ciphertext_bytes();
+void note_ciphertext_peak(std::size_t bytes);
 
 // Peak resident set size of this process so far (getrusage), bytes.
 std::size_t peak_rss_bytes();

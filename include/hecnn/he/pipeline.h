@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "hecnn/he/compiler.h"
+#include "hecnn/he/execution.h"
 #include "hecnn/he/memory.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/simulator.h"
@@ -35,18 +36,15 @@ struct PipelineOptions {
     CompileOptions compile;
     ParamOptions params;          // params.batch = 0: the batch size given to run_pipeline
     Rates rates = Rates::defaults();
-    int threads = 1;              // threads the prediction assumes (the run uses OpenMP's)
     // Deterministic keys (tests only). Empty: keys from the OS CSPRNG.
     std::optional<math::Seed> insecure_test_only_key_seed;
     bool keep_logits = false;     // copy the HE and reference logits into the report
-    // Server memory: ciphertext budget (0: he::default_memory_budget()) and where spilled
-    // ciphertexts go (empty: the temporary directory); see schedule.h.
-    std::size_t memory_budget = 0;
-    std::filesystem::path spill_dir;
-    // The server deserialises (and expands) each uploaded ciphertext when the schedule
-    // first needs it (Runtime's provider form) instead of all of them before the run; the
-    // deserialisation then counts in the server time.
-    bool lazy_inputs = false;
+    // The server's execution: memory budget, spill directory, threads (the run's and the
+    // prediction's), waves, order, and lazy_inputs: the server deserialises (and expands)
+    // each uploaded ciphertext when the schedule first needs it (Runtime's provider form)
+    // instead of all of them before the run; the deserialisation then counts in the
+    // server time. Resolved once per run_pipeline: the prediction and the run share it.
+    ExecutionOptions exec;
 };
 
 struct StepReport {
@@ -76,7 +74,7 @@ struct PipelineReport {
     double predicted_server_seconds = 0;      // simulator, at `threads` (first-touch cost included when cold)
     double predicted_first_touch_seconds = 0; // the part for memory this process has not held before
     bool cold = false;                        // the process had not held the predicted peak before this run
-    std::size_t memory_budget = 0;            // ciphertext bytes the schedule kept to
+    MemoryBudget memory_budget;               // the budget the schedule kept to (resolved)
     std::size_t predicted_peak_bytes = 0;
     std::size_t peak_ciphertext_bytes = 0;    // measured: held + running wave's outputs, max over steps
     std::size_t spill_bytes = 0, predicted_spill_bytes = 0;

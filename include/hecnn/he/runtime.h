@@ -16,6 +16,7 @@
 #include "hecnn/ckks/ciphertext.h"
 #include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
+#include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/schedule.h"
 
@@ -44,16 +45,13 @@ struct StepTrace {
 using InputProvider = std::function<ckks::Ciphertext(std::size_t input_index)>;
 
 struct RunOptions {
-    // Bytes of ciphertexts held at once (schedule.h says what is counted); 0: the default,
-    // 60 % of MemAvailable (he::default_memory_budget()).
-    std::size_t memory_budget = 0;
-    // Where spilled ciphertexts go (a fresh sub-directory is made and removed); empty:
-    // the system's temporary directory.
-    std::filesystem::path spill_dir;
+    // Budget, spill directory, threads, waves and order (execution.h). A default budget is
+    // resolved when run() starts; a caller that also predicts resolves first
+    // (ExecutionOptions::resolved) so that both use the same bytes. exec.lazy_inputs is
+    // set by the form of run() called. exec.threads > 0: the run's OpenMP threads.
+    ExecutionOptions exec;
     // After each step: its index and trace.
-    std::function<void(std::size_t step, const StepTrace&)> progress;
-    std::size_t wave_units = 64;  // units per parallel wave (ScheduleOptions)
-    Order order = Order::Auto;    // unit order (ScheduleOptions)
+    std::function<void(std::size_t step, const StepTrace&)> progress{};
     int input_level = -1;         // provider form: the inputs' level (−1: the top level)
 };
 

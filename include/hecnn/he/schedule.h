@@ -33,24 +33,10 @@
 #include <span>
 #include <vector>
 
+#include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 
 namespace hecnn::he {
-
-// Unit order. Steps: step by step, each step's units in plan order (a conv sweeps its
-// output positions) — the most parallel waves. DepthFirst: each unit as late as possible,
-// right after the units making its inputs, driven from the plan outputs — a layer is
-// then computed a few positions ahead of its consumer instead of whole (SqueezeNet's
-// 64×32×32 first layer is 557 GiB at N = 2^15), at the price of smaller waves. Auto:
-// Steps, unless it spills; then whichever spills fewer bytes.
-enum class Order { Auto, Steps, DepthFirst };
-
-struct ScheduleOptions {
-    std::size_t memory_budget = 0;  // bytes; 0: unlimited
-    bool lazy_inputs = false;       // inputs fetched on first use (else all held at the start)
-    std::size_t wave_units = 64;    // most units per wave
-    Order order = Order::Auto;
-};
 
 struct Unit {
     int step = 0;
@@ -83,9 +69,11 @@ struct StepMemory {
 
 class Schedule {
 public:
-    // top: the inputs' level; n: ring degree. Throws std::runtime_error naming the step
-    // when one unit's inputs and outputs alone exceed the budget.
-    Schedule(const Plan& plan, int top, std::size_t n, const ScheduleOptions& opt = {});
+    // top: the inputs' level; n: ring degree. opt.memory must be resolved or unlimited
+    // (std::logic_error otherwise: the caller resolves once for prediction and run);
+    // opt.spill_dir and opt.threads play no part here. Throws std::runtime_error naming
+    // the step when one unit's inputs and outputs alone exceed the budget.
+    Schedule(const Plan& plan, int top, std::size_t n, const ExecutionOptions& opt);
 
     static std::size_t bytes(int level, int size, std::size_t n) {
         return static_cast<std::size_t>(size) * static_cast<std::size_t>(level + 1) * n * sizeof(std::uint64_t);
@@ -102,7 +90,7 @@ public:
     std::size_t peak_bytes() const { return peak_; }
     std::size_t initial_bytes() const { return initial_; }  // held before the first step
     std::size_t max_spilled_bytes() const { return max_spilled_; }  // on disk at once (in-memory bytes)
-    std::size_t budget() const { return budget_; }
+    const MemoryBudget& budget() const { return budget_; }
     bool depth_first() const { return depth_first_; }
     // Index of the last action of each step (its trace is complete after it); −1 if none.
     const std::vector<std::ptrdiff_t>& step_end() const { return step_end_; }
@@ -110,7 +98,7 @@ public:
 private:
     void split_group(int step, int item, std::size_t budget);
     void order_depth_first();
-    void build(const ScheduleOptions& opt);
+    void build(const ExecutionOptions& opt);
 
     const Plan& plan_;
     int top_ = 0;
@@ -119,7 +107,8 @@ private:
     std::vector<Action> actions_;
     std::vector<StepMemory> steps_;
     std::vector<std::ptrdiff_t> step_end_;
-    std::size_t peak_ = 0, initial_ = 0, budget_ = 0, max_spilled_ = 0;
+    std::size_t peak_ = 0, initial_ = 0, max_spilled_ = 0;
+    MemoryBudget budget_;
     bool depth_first_ = false;
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hecnn/ckks/context.h"
+#include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/schedule.h"
 
@@ -42,11 +43,10 @@ struct Rates {
 
 struct SimulateOptions {
     int input_level = -1;           // −1: the context's top level
-    int threads = 1;                // the work is assumed to divide evenly over them
-    std::size_t memory_budget = 0;  // 0: he::default_memory_budget() (as the runtime)
-    bool lazy_inputs = false;       // inputs fetched on first use (Runtime's provider form)
-    std::size_t wave_units = 64;
-    Order order = Order::Auto;
+    // Budget, threads (the work is assumed to divide evenly over them; 0: OpenMP's
+    // default), waves, order, lazy inputs — as the run predicted will have them. A default
+    // budget is resolved here; pass ExecutionOptions::resolved() to predict a run exactly.
+    ExecutionOptions exec;
     // Bytes of ciphertext memory the process already holds from earlier runs (a warm
     // server reuses them, see configure_allocator_for_inference); the rest of the
     // predicted peak beyond the inputs held at the start is first-touched. SIZE_MAX: warm.
@@ -72,7 +72,7 @@ struct Prediction {
     std::vector<StepPrediction> steps;
     std::size_t input_ciphertexts = 0, input_bytes = 0, input_bytes_seeded = 0;
     std::size_t output_ciphertexts = 0, output_bytes = 0;
-    std::size_t memory_budget = 0;  // the budget simulated
+    MemoryBudget memory_budget;     // the budget simulated (resolved)
     std::size_t peak_bytes = 0;     // ≤ budget unless the inputs alone exceed it
     std::size_t spill_bytes = 0, load_bytes = 0;  // total spill traffic
     bool depth_first = false;       // the schedule's unit order (schedule.h)

@@ -8,6 +8,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/keyset.h"
@@ -34,8 +35,9 @@ struct JobOptions {
     std::uint64_t model_id = 0;       // PlanFile::model_id() of the served model: a batch bound to
                                       // another model is refused (0: not checked)
     bool replace_result = false;      // an existing result file is refused unless set
-    std::size_t memory_budget = 0;    // he::RunOptions: ciphertext bytes held at once (0: the runtime's default)
-    std::filesystem::path spill_dir;  // he::RunOptions: where spilled ciphertexts go (empty: the temp dir)
+    // Budget, spill directory, threads, waves, order. Resolved once per job: the progress
+    // estimate predicts the run under the same budget it runs under.
+    he::ExecutionOptions exec;
 };
 
 struct JobResult {
@@ -43,6 +45,7 @@ struct JobResult {
     double load_seconds = 0;  // verifying the batch file (one streaming pass)
     std::size_t result_bytes = 0;
     std::size_t samples = 0;
+    he::MemoryBudget memory_budget;  // the budget the job ran under (resolved)
     BatchInfo batch, result;
 };
 

@@ -4,7 +4,7 @@
 // digest it must serve, the exact upload sizes it may accept) read it.
 //
 // JSON (docs/WORKFLOW.md has every field):
-//   {"hecnn": "plan", "version": 2, "params_id": "<16 hex>", "checksum": "<32 hex>", "body": {…}}
+//   {"hecnn": "plan", "version": 3, "params_id": "<16 hex>", "checksum": "<32 hex>", "body": {…}}
 // checksum = BLAKE2b-128 of body.dump() (compact, keys sorted: nlohmann's canonical dump), so
 // a hand edit that is not also re-checksummed is refused. parse_plan recomputes everything
 // it can: the parameters' id (Context::create on the stored primes, which re-checks 128-bit
@@ -26,10 +26,12 @@
 
 namespace hecnn::io {
 
-// Version 2 keeps the class names inside the preprocessing (one nn::Preprocessing);
-// version 1 plans (body.model.classes beside body.model.preprocessing) are still read, with
-// the same meaning. Any other version is refused, naming it.
-inline constexpr int kPlanVersion = 2;
+// Version 3 records the memory budget the prediction assumed (body.predicted.memory_budget:
+// bytes, "unlimited", or null if unknown: a plan read from an older version). Version 2 keeps the class names inside the preprocessing (one
+// nn::Preprocessing); version 1 plans (body.model.classes beside body.model.preprocessing)
+// and version 2 plans are still read, with the same meaning (their budget: the default of
+// the machine that made them, unrecorded). Any other version is refused, naming it.
+inline constexpr int kPlanVersion = 3;
 inline constexpr std::size_t kMaxPlanBytes = std::size_t{1} << 20;  // load_plan's read limit
 
 struct PlanFile {
@@ -45,6 +47,7 @@ struct PlanFile {
     bool lazy_relin = true;          // some step defers relinearisation: compile with this option
     double predicted_server_seconds = 0;  // simulator (he::simulate)
     std::size_t predicted_peak_bytes = 0;
+    he::MemoryBudget predicted_memory_budget;  // the budget of that prediction (plans before v3: the unresolved default)
     std::size_t batch_file_bytes = 0;  // exact size of one full upload (any sample count)
     std::size_t eval_keys_bytes = 0;   // exact size of the evaluation-key upload
 

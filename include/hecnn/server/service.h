@@ -30,6 +30,7 @@
 #include <deque>
 #include <vector>
 
+#include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/io/plan_file.h"
 
@@ -55,6 +56,13 @@ struct ServiceOptions {
     double drain_seconds = 300;           // at shutdown: how long a running job may finish
     bool allow_insecure = false;          // accept test-only parameters (tests)
     int threads = 0;                      // OpenMP threads per job (0: all)
+    // Ciphertext memory of all workers together: resolved once when the service starts
+    // (the default: 60 % of MemAvailable then) and split into equal shares, one per worker,
+    // so running jobs never hold more than this together.
+    he::MemoryBudget memory;
+    // Where jobs spill ciphertexts beyond their share; empty: <state_dir>/spill (emptied
+    // at start-up: a killed process's spill files are of no use).
+    std::filesystem::path spill_dir;
 };
 
 enum class JobState { queued, running, done, failed };
@@ -83,6 +91,9 @@ public:
     // directory; jobs that were queued or running when the previous process stopped are
     // queued again.
     Service(io::PlanFile plan, he::Plan compiled, ServiceOptions opt);
+    // The budget and spill directory each job runs under (ServiceOptions::memory's share).
+    const he::MemoryBudget& worker_budget() const { return worker_exec_.memory; }
+    const std::filesystem::path& spill_dir() const { return worker_exec_.spill_dir; }
     ~Service();  // shutdown()
     Service(const Service&) = delete;
     Service& operator=(const Service&) = delete;
@@ -134,6 +145,7 @@ private:
     io::PlanFile plan_;
     he::Plan compiled_;
     ServiceOptions opt_;
+    he::ExecutionOptions worker_exec_;  // every job's: a share of the budget, the spill directory, threads
     std::string plan_json_;
 
     mutable std::mutex mu_;
