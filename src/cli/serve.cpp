@@ -69,7 +69,7 @@ void run_serve(const ServeOptions& o) {
     io::check_plan_matches(plan, onnx_bytes, compiled);
 
     // The first job as warm as the next: its memory faulted in now (memory.h), as much
-    // as the plan predicts it holds, never beyond the default budget.
+    // as the plan predicts it holds, never beyond the memory budget (--memory).
     const auto t_fault = std::chrono::steady_clock::now();
     const he::MemoryBudget memory = o.memory.resolved();  // once: the pre-fault bound and the workers' shares
     const std::size_t fault_bytes = std::min<std::size_t>(plan.predicted_peak_bytes, memory.bytes());
