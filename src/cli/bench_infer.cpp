@@ -15,6 +15,7 @@
 #include "format.h"
 #include "preprocessing_options.h"
 #include "hecnn/he/pipeline.h"
+#include "hecnn/he/process.h"
 #include "hecnn/io/images.h"
 #include "hecnn/io/planner.h"
 #include "hecnn/io/onnx.h"
@@ -56,8 +57,7 @@ Images load_batch(const nn::Model& m, const std::vector<std::string>& spec, cons
     auto d = io::load_images(spec, m.input_shape(), io::ImagePart::inference).data;
     if (d.size() < count) throw std::runtime_error("only " + std::to_string(d.size()) + " images for a batch of " + std::to_string(count));
     im.samples = count;
-    im.x.resize(count * F);
-    for (std::size_t i = 0; i < count; ++i) io::to_input(d, i, p, std::span<double>(im.x.data() + i * F, F));
+    im.x = io::to_inputs(d, p, 0, count);
     bool known = false;
     for (std::size_t i = 0; i < count; ++i) known |= d.labels[i] >= 0;
     if (known) im.labels.assign(d.labels.begin(), d.labels.begin() + static_cast<std::ptrdiff_t>(count));
@@ -104,11 +104,11 @@ void print_report(const he::PipelineReport& r, int threads) {
                 human_bytes(r.upload_bytes_per_sample()).c_str());
     std::printf("client decrypt    %s for %zu ciphertexts (download %s)\n", human_ms(r.decrypt_seconds * 1e3).c_str(), r.outputs,
                 human_bytes(static_cast<double>(r.result_bytes)).c_str());
-    std::printf("agreement         %s of classes equal to the plaintext reference (%zu of %zu differ)\n", pct(r.agreement).c_str(), r.disagreements,
+    std::printf("agreement         %s of classes equal to the plaintext reference (%zu of %zu differ)\n", pct(r.check.agreement).c_str(), r.check.disagreements,
                 r.samples);
-    std::printf("logit error       max |HE − reference| = %.3g (max |logit| %.3g)\n", r.max_abs_error, r.max_abs_logit);
-    if (r.accuracy_he >= 0)
-        std::printf("accuracy          encrypted %.2f %%, plaintext reference %.2f %% (%zu labelled images)\n", 100 * r.accuracy_he, 100 * r.accuracy_ref,
+    std::printf("logit error       max |HE − reference| = %.3g (max |logit| %.3g)\n", r.check.max_abs_error, r.check.max_abs_logit);
+    if (r.check.accuracy_he >= 0)
+        std::printf("accuracy          encrypted %.2f %%, plaintext reference %.2f %% (%zu labelled images)\n", 100 * r.check.accuracy_he, 100 * r.check.accuracy_ref,
                     r.samples);
     (void)B;
 }
@@ -144,8 +144,8 @@ nlohmann::json to_json(const he::PipelineReport& r) {
                          {"seconds", s.seconds}, {"predicted_seconds", s.predicted_seconds}, {"live_bytes", s.live_bytes},
                          {"peak_bytes", s.peak_bytes}, {"spill_bytes", s.spill_bytes}});
     j["server"]["steps"] = steps;
-    j["accuracy"] = {{"agreement", r.agreement}, {"disagreements", r.disagreements}, {"max_abs_logit_error", r.max_abs_error},
-                     {"max_abs_logit", r.max_abs_logit}, {"accuracy_he", r.accuracy_he}, {"accuracy_reference", r.accuracy_ref}};
+    j["accuracy"] = {{"agreement", r.check.agreement}, {"disagreements", r.check.disagreements}, {"max_abs_logit_error", r.check.max_abs_error},
+                     {"max_abs_logit", r.check.max_abs_logit}, {"accuracy_he", r.check.accuracy_he}, {"accuracy_reference", r.check.accuracy_ref}};
     return j;
 }
 
@@ -236,12 +236,9 @@ void run_infer(const InferOptions& o) {
     using Clock = std::chrono::steady_clock;
     const auto t_start = Clock::now();
     auto stamp = [&] { return human_ms(std::chrono::duration<double, std::milli>(Clock::now() - t_start).count()); };
-    if (o.threads > 0) {
-        omp_set_dynamic(0);  // exactly the requested threads (measurements)
-        omp_set_num_threads(o.threads);
-    }
-    const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-    he::configure_allocator_for_inference();  // RSS ≈ ciphertexts held; later runs reuse the pages (memory.h)
+    he::ExecutionOptions start;  // RSS ≈ ciphertexts held; later runs reuse the pages (process.h)
+    start.threads = o.threads;
+    const int threads = he::start_inference_process(start).exec.threads;  // the budget is resolved by each run
     const auto m = io::load_onnx(o.model);
 
     std::vector<std::size_t> sizes = o.batches.empty() ? std::vector<std::size_t>{o.count} : parse_sizes(o.batches);
@@ -307,7 +304,7 @@ void run_infer(const InferOptions& o) {
         for (const auto& r : rows)
             std::printf("%8zu %12s %14s %12s %14s %12s %12s\n", r.samples, human_ms(r.server_seconds * 1e3).c_str(),
                         human_ms(r.server_ms_per_sample()).c_str(), human_ms(r.predicted_server_seconds * 1e3).c_str(),
-                        human_ms(r.encrypt_seconds * 1e3).c_str(), human_bytes(r.upload_bytes_per_sample()).c_str(), pct(r.agreement).c_str());
+                        human_ms(r.encrypt_seconds * 1e3).c_str(), human_bytes(r.upload_bytes_per_sample()).c_str(), pct(r.check.agreement).c_str());
     }
     if (!o.plot.empty()) {
         char title[160];

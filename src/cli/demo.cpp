@@ -14,12 +14,12 @@
 #include "preprocessing_options.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/pipeline.h"
+#include "hecnn/he/reference_check.h"
 #include "hecnn/io/images.h"
 #include "hecnn/io/planner.h"
 #include "hecnn/io/keyset.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
-#include "hecnn/nn/reference.h"
 #include "hecnn/server/client.h"
 #include "hecnn/server/tls.h"
 #include "progress.h"
@@ -81,13 +81,6 @@ fs::path trained_model(const DemoOptions& o, const fs::path& dir, double& second
     return model;
 }
 
-std::vector<double> preprocessed(const io::Dataset& d, const nn::Preprocessing& p) {
-    const auto F = static_cast<std::size_t>(d.sample_size());
-    std::vector<double> x(d.size() * F);
-    for (std::size_t i = 0; i < d.size(); ++i) io::to_input(d, i, p, std::span<double>(x.data() + i * F, F));
-    return x;
-}
-
 void run_demo(const DemoOptions& o) {
     const auto t_all = Clock::now();
     if (o.threads > 0) omp_set_num_threads(o.threads);
@@ -135,7 +128,7 @@ void run_demo(const DemoOptions& o) {
     auto test = io::load_images({"fashion-mnist"}, plan.input_shape, io::ImagePart::inference).data;
     if (test.size() < batch) throw std::runtime_error("only " + std::to_string(test.size()) + " test images for a batch of " + std::to_string(batch));
     test = test.slice(0, batch);
-    const auto x = preprocessed(test, plan.preprocessing);
+    const auto x = io::to_inputs(test, plan.preprocessing, 0, batch);
     const fs::path batch_path = dir / "client" / "batch.hecnn", result_path = dir / "client" / "result.hecnn";
     t = Clock::now();
     {
@@ -193,30 +186,15 @@ void run_demo(const DemoOptions& o) {
     t = Clock::now();
     const auto dec = io::decrypt_result_file(keys, result_path);
     const double decrypt_s = since(t);
-    const std::size_t K = plan.outputs, F = plan.features();
-    const nn::ReferenceRunner ref(model);
-    std::vector<double> want(batch * K);
-#pragma omp parallel for schedule(dynamic, 16)
-    for (std::size_t i = 0; i < batch; ++i) {
-        const auto y = ref.run(std::span<const double>(x.data() + i * F, F));
-        std::copy(y.begin(), y.end(), want.begin() + static_cast<std::ptrdiff_t>(i * K));
-    }
-    std::size_t agree = 0, ok_he = 0, ok_ref = 0;
-    double max_err = 0;
-    for (std::size_t i = 0; i < batch; ++i) {
-        const double* g = dec.logits.data() + i * K;
-        const double* w = want.data() + i * K;
-        for (std::size_t k = 0; k < K; ++k) max_err = std::max(max_err, std::fabs(g[k] - w[k]));
-        const auto ch = std::max_element(g, g + K) - g, cr = std::max_element(w, w + K) - w;
-        agree += ch == cr, ok_he += ch == test.labels[i], ok_ref += cr == test.labels[i];
-    }
+    const auto check = he::check_against_reference(model, x, batch, dec.logits, test.labels);
     const double B = static_cast<double>(batch);
     std::printf("[7/7] decrypt: %s\n\n", human_ms(decrypt_s * 1e3).c_str());
 
     std::printf("=== hecnn demo: %zu Fashion-MNIST test images, encrypted end to end ===\n", batch);
     std::printf("security     %s; %s\n", ctx->secure_128() ? "128-bit (HE Standard, ternary secret)" : "INSECURE test parameters", ctx->describe().c_str());
     std::printf("accuracy     plaintext model %.2f %%   encrypted %.2f %%   agreement %zu/%zu (%.3f %%)   max |logit error| %.2e\n",
-                100.0 * static_cast<double>(ok_ref) / B, 100.0 * static_cast<double>(ok_he) / B, agree, batch, 100.0 * static_cast<double>(agree) / B, max_err);
+                100.0 * static_cast<double>(check.correct_ref) / B, 100.0 * static_cast<double>(check.correct_he) / B, check.agreements, batch,
+                100.0 * static_cast<double>(check.agreements) / B, check.max_abs_error);
     std::printf("time         client: keygen %s, encrypt %s, decrypt %s   upload %s   server %s   download %s\n", human_ms(keygen_s * 1e3).c_str(),
                 human_ms(encrypt_s * 1e3).c_str(), human_ms(decrypt_s * 1e3).c_str(), human_ms(upload_s * 1e3).c_str(),
                 human_ms(st.server_seconds * 1e3).c_str(), human_ms(download_s * 1e3).c_str());
@@ -235,7 +213,7 @@ void run_demo(const DemoOptions& o) {
         "network on them without ever being able to read an image or a prediction, and returned encrypted logits. Only\n"
         "the client, holding the secret key, decrypted them; the predictions match the plaintext model's on %.2f %% of\n"
         "the images.\n",
-        plan.depth, batch, 100.0 * static_cast<double>(agree) / B);
+        plan.depth, batch, 100.0 * static_cast<double>(check.agreements) / B);
     if (server_rc != 0) throw std::runtime_error("`hecnn serve` exited with status " + std::to_string(server_rc));
 }
 

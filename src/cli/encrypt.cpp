@@ -50,8 +50,7 @@ std::vector<fs::path> run_encrypt(const EncryptOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
     for (std::size_t k = 0; k < files; ++k) {
         const std::size_t first = k * B, count = std::min(B, n - first);
-        std::vector<double> x(count * F);
-        for (std::size_t i = 0; i < count; ++i) io::to_input(im.data, first + i, plan.preprocessing, std::span<double>(x.data() + i * F, F));
+        const auto x = io::to_inputs(im.data, plan.preprocessing, first, count);
         const fs::path path = numbered_path(o.out, k, files);
         ProgressBar bar("encrypt " + path.filename().string(), F, "ciphertexts");
         const auto info = io::encrypt_batch_file(keys, x, count, path, [&](std::size_t done, std::size_t) { bar.update(done); }, o.force);

@@ -48,9 +48,7 @@ void run_eval(const EvalOptions& o) {
     const nn::Shape want{d.channels, d.height, d.width};
     if (m.input_shape() != want)
         throw std::runtime_error("the model takes " + nn::to_string(m.input_shape()) + " inputs, the data set has " + nn::to_string(want) + " images");
-    const int64_t in = nn::element_count(want);
-    std::vector<double> batch(d.size() * static_cast<size_t>(in));
-    for (size_t i = 0; i < d.size(); ++i) io::to_input(d, i, p, std::span<double>(batch.data() + i * in, static_cast<size_t>(in)));
+    const auto batch = io::to_inputs(d, p, 0, d.size());
     auto t1 = std::chrono::steady_clock::now();
     nn::ReferenceRunner runner(m);
     auto pred = runner.classify(batch, d.size(), o.threads);

@@ -9,7 +9,7 @@
 #include "format.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/compiler.h"
-#include "hecnn/he/memory.h"
+#include "hecnn/he/process.h"
 #include "hecnn/io/infer_job.h"
 #include "hecnn/io/onnx.h"
 #include "progress.h"
@@ -26,11 +26,9 @@ struct InferFilesOptions {
 };
 
 void run_infer_files(const InferFilesOptions& o) {
-    if (o.threads > 0) {
-        omp_set_dynamic(0);  // exactly the requested threads
-        omp_set_num_threads(o.threads);
-    }
-    he::configure_allocator_for_inference();  // as bench infer: freed ciphertexts' pages reused (memory.h)
+    he::ExecutionOptions start;  // as bench infer and serve: freed ciphertexts' pages reused (process.h)
+    start.threads = o.threads;
+    he::start_inference_process(start);  // the budget is resolved by the job (io::infer_batch_file)
     const auto onnx = ckks::read_file(o.model, io::kMaxOnnxBytes);
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     const auto model = io::parse_onnx(onnx_bytes);

@@ -15,7 +15,7 @@
 #include "token.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/compiler.h"
-#include "hecnn/he/memory.h"
+#include "hecnn/he/process.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
 #include "hecnn/server/http_server.h"
@@ -56,25 +56,23 @@ void run_serve(const ServeOptions& o) {
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
     signal(SIGPIPE, SIG_IGN);
-    // Before any thread: a job reuses the pages of the jobs before it (memory.h).
-    he::configure_allocator_for_inference();
+    // Before any thread (process.h): a job reuses the pages of the jobs before it, and the
+    // first job runs as warm as the next: its memory is faulted in now, as much as the plan
+    // predicts it holds, never beyond the memory budget (--memory), resolved once here for
+    // the pre-fault bound and the workers' shares. Jobs set their own threads (--threads).
+    io::PlanFile plan = io::load_plan(o.plan, o.insecure);
+    he::ExecutionOptions exec;
+    exec.memory = o.memory;
+    const auto process = he::start_inference_process(exec, plan.predicted_peak_bytes);
 
     const auto onnx = ckks::read_file(o.model, io::kMaxOnnxBytes);
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     const auto model = io::parse_onnx(onnx_bytes);
-    io::PlanFile plan = io::load_plan(o.plan, o.insecure);
     he::CompileOptions copt;
     copt.lazy_relin = plan.lazy_relin;
     he::Plan compiled = he::compile(model, copt);
     io::check_plan_matches(plan, onnx_bytes, compiled);
 
-    // The first job as warm as the next: its memory faulted in now (memory.h), as much
-    // as the plan predicts it holds, never beyond the memory budget (--memory).
-    const auto t_fault = std::chrono::steady_clock::now();
-    const he::MemoryBudget memory = o.memory.resolved();  // once: the pre-fault bound and the workers' shares
-    const std::size_t fault_bytes = std::min<std::size_t>(plan.predicted_peak_bytes, memory.bytes());
-    he::prefault_heap(fault_bytes);
-    const double fault_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_fault).count();
     server::ServiceOptions so;
     so.state_dir = o.state_dir;
     so.workers = o.workers;
@@ -82,7 +80,7 @@ void run_serve(const ServeOptions& o) {
     so.drain_seconds = o.drain;
     so.allow_insecure = o.insecure;
     so.threads = o.threads;
-    so.memory = memory;
+    so.memory = process.exec.memory;
     so.spill_dir = o.spill_dir;
     server::Service svc(plan, std::move(compiled), so);
     const auto h0 = svc.health();
@@ -122,8 +120,8 @@ void run_serve(const ServeOptions& o) {
     std::printf("  state %s: %zu session(s), %zu queued job(s) resumed; %zu worker(s), %d thread(s) per job; uploads ≤ %s; auth %s\n",
                 o.state_dir.c_str(), h0.sessions, h0.queued, o.workers, o.threads ? o.threads : omp_get_max_threads(),
                 human_bytes(static_cast<double>(svc.max_batch_bytes())).c_str(), ho.token.empty() ? "none (loopback/trusted network only)" : "bearer token");
-    std::printf("  memory: %s pre-faulted for the jobs in %s (the plan's predicted peak)\n", human_bytes(static_cast<double>(fault_bytes)).c_str(),
-                human_ms(fault_s * 1e3).c_str());
+    std::printf("  memory: %s pre-faulted for the jobs in %s (the plan's predicted peak)\n", human_bytes(static_cast<double>(process.prefaulted_bytes)).c_str(),
+                human_ms(process.prefault_seconds * 1e3).c_str());
     std::printf("  memory %s of ciphertexts per worker × %zu worker(s); spills to %s\n", svc.worker_budget().describe().c_str(), o.workers,
                 svc.spill_dir().c_str());
     std::fflush(stdout);

@@ -16,17 +16,12 @@
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/packing.h"
 #include "hecnn/he/runtime.h"
-#include "hecnn/nn/reference.h"
 
 namespace hecnn::he {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-int argmax(std::span<const double> v) {
-    return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
-}
 
 }  // namespace
 
@@ -184,32 +179,10 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
 
     // ---------------- check against the reference runner ----------------
     stage("reference");
-    const nn::ReferenceRunner ref(model);
-    std::vector<double> want(samples * K);
     const auto Ks = static_cast<std::size_t>(nn::element_count(model.output_shape()));
     if (Ks != K) throw std::logic_error("run_pipeline: plan and model disagree on the output size");
-#pragma omp parallel for schedule(dynamic, 16)
-    for (std::size_t s = 0; s < samples; ++s) {
-        const auto y = ref.run(batch.subspan(s * F, F));
-        std::copy(y.begin(), y.end(), want.begin() + static_cast<std::ptrdiff_t>(s * K));
-    }
-    std::size_t agree = 0, ok_he = 0, ok_ref = 0;
-    for (std::size_t s = 0; s < samples; ++s) {
-        const std::span<const double> g(got.data() + s * K, K), w(want.data() + s * K, K);
-        for (std::size_t k = 0; k < K; ++k) {
-            r.max_abs_error = std::max(r.max_abs_error, std::fabs(g[k] - w[k]));
-            r.max_abs_logit = std::max(r.max_abs_logit, std::fabs(w[k]));
-        }
-        const int ch = argmax(g), cr = argmax(w);
-        agree += ch == cr;
-        if (!labels.empty()) ok_he += ch == labels[s], ok_ref += cr == labels[s];
-    }
-    r.disagreements = samples - agree;
-    r.agreement = samples ? static_cast<double>(agree) / static_cast<double>(samples) : 1;
-    if (!labels.empty() && samples) {
-        r.accuracy_he = static_cast<double>(ok_he) / static_cast<double>(samples);
-        r.accuracy_ref = static_cast<double>(ok_ref) / static_cast<double>(samples);
-    }
+    std::vector<double> want;
+    r.check = check_against_reference(model, batch, samples, got, labels, &want);
     if (opt.keep_logits) r.logits_he = std::move(got), r.logits_ref = std::move(want);
     return r;
 }

@@ -22,8 +22,7 @@ Calibration calibration_inputs(const std::vector<std::string>& spec, std::size_t
     }
     const auto im = load_images(spec, shape, ImagePart::calibration, samples);
     c.samples = im.data.size();
-    c.inputs.resize(c.samples * F);
-    for (std::size_t i = 0; i < c.samples; ++i) to_input(im.data, i, p, std::span<double>(c.inputs.data() + i * F, F));
+    c.inputs = to_inputs(im.data, p, 0, c.samples);
     c.source = std::to_string(c.samples) + " " + (is_dataset_name(spec[0]) ? spec[0] + " training images" : std::string("image files"));
     return c;
 }

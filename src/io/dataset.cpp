@@ -102,6 +102,15 @@ void to_input_impl(const Dataset& d, size_t i, const nn::Preprocessing& p, std::
 void to_input(const Dataset& d, size_t i, const nn::Preprocessing& p, std::span<double> out) { to_input_impl(d, i, p, out); }
 void to_input(const Dataset& d, size_t i, const nn::Preprocessing& p, std::span<float> out) { to_input_impl(d, i, p, out); }
 
+std::vector<double> to_inputs(const Dataset& d, const nn::Preprocessing& p, size_t first, size_t count) {
+    if (first > d.size() || count > d.size() - first)
+        throw std::out_of_range("images " + std::to_string(first) + "+" + std::to_string(count) + " of " + std::to_string(d.size()));
+    const auto F = static_cast<size_t>(d.sample_size());
+    std::vector<double> x(count * F);
+    for (size_t i = 0; i < count; ++i) to_input(d, first + i, p, std::span<double>(x.data() + i * F, F));
+    return x;
+}
+
 Split load_dataset(const std::vector<std::string>& spec, const LoadOptions& opt) {
     if (spec.empty()) throw DatasetError("no data set named (fashion-mnist, cifar10 DIR or folder DIR)");
     const std::string& kind = spec[0];

@@ -56,20 +56,20 @@ TEST(Pipeline, CryptoNetsShapeAgreesWithReference) {
     const auto r = he::run_pipeline(m, compiled, x, samples, labels, opt, hooks);
 
     EXPECT_EQ(r.samples, samples);
-    EXPECT_EQ(r.agreement, 1.0);
-    EXPECT_EQ(r.disagreements, 0u);
-    EXPECT_LE(r.max_abs_error, std::max(1.0, r.max_abs_logit) / (1 << 20)) << "max |logit| " << r.max_abs_logit;
-    EXPECT_GT(r.max_abs_logit, 1e-2);
-    EXPECT_EQ(r.accuracy_ref, 1.0);
-    EXPECT_EQ(r.accuracy_he, 1.0);
-    std::printf("    %zu samples, N=2^%d: max |error| %.3g (max |logit| %.3g)\n", samples, r.log_n, r.max_abs_error, r.max_abs_logit);
+    EXPECT_EQ(r.check.agreement, 1.0);
+    EXPECT_EQ(r.check.disagreements, 0u);
+    EXPECT_LE(r.check.max_abs_error, std::max(1.0, r.check.max_abs_logit) / (1 << 20)) << "max |logit| " << r.check.max_abs_logit;
+    EXPECT_GT(r.check.max_abs_logit, 1e-2);
+    EXPECT_EQ(r.check.accuracy_ref, 1.0);
+    EXPECT_EQ(r.check.accuracy_he, 1.0);
+    std::printf("    %zu samples, N=2^%d: max |error| %.3g (max |logit| %.3g)\n", samples, r.log_n, r.check.max_abs_error, r.check.max_abs_logit);
 
     // The logits kept in the report are the ones compared.
     ASSERT_EQ(r.logits_he.size(), samples * 10);
     ASSERT_EQ(r.logits_ref.size(), samples * 10);
     double worst = 0;
     for (std::size_t i = 0; i < r.logits_he.size(); ++i) worst = std::max(worst, std::fabs(r.logits_he[i] - r.logits_ref[i]));
-    EXPECT_EQ(worst, r.max_abs_error);
+    EXPECT_EQ(worst, r.check.max_abs_error);
 
     // Report fields: stages in order, one step report per plan step, no secret key on the
     // server, sizes as the serialisation format says.
@@ -114,9 +114,9 @@ TEST(Pipeline, MixedLevelLinearGroupsNeedNoCopies) {
         const auto compiled = he::compile_for_batch(m, x, samples, opt);
         EXPECT_EQ(compiled.plan.steps[1].lazy_relin, lazy);
         const auto r = he::run_pipeline(m, compiled, x, samples, {}, opt);
-        EXPECT_EQ(r.agreement, 1.0);
-        EXPECT_LE(r.max_abs_error, std::max(1.0, r.max_abs_logit) / (1 << 20));
-        EXPECT_EQ(r.accuracy_he, -1.0);  // no labels
+        EXPECT_EQ(r.check.agreement, 1.0);
+        EXPECT_LE(r.check.max_abs_error, std::max(1.0, r.check.max_abs_logit) / (1 << 20));
+        EXPECT_EQ(r.check.accuracy_he, -1.0);  // no labels
     }
 }
 
@@ -133,8 +133,8 @@ TEST(Pipeline, InputsOnDemandUnderABudget) {
     opt.exec.lazy_inputs = true;
     opt.exec.memory = he::MemoryBudget::of(free_run.peak_ciphertext_bytes / 2);
     const auto r = he::run_pipeline(m, compiled, x, samples, {}, opt);
-    EXPECT_EQ(r.agreement, 1.0);
-    EXPECT_LE(r.max_abs_error, std::max(1.0, r.max_abs_logit) / (1 << 20));
+    EXPECT_EQ(r.check.agreement, 1.0);
+    EXPECT_LE(r.check.max_abs_error, std::max(1.0, r.check.max_abs_logit) / (1 << 20));
     EXPECT_EQ(r.memory_budget, opt.exec.memory);
     EXPECT_LE(r.peak_ciphertext_bytes, r.memory_budget.bytes());
     EXPECT_EQ(r.peak_ciphertext_bytes, r.predicted_peak_bytes);
@@ -151,7 +151,7 @@ TEST(Pipeline, TheComparisonDetectsImprecision) {
     opt.params.precision_bits = 10;
     const auto compiled = he::compile_for_batch(m, x, samples, opt);
     const auto r = he::run_pipeline(m, compiled, x, samples, {}, opt);
-    EXPECT_GT(r.max_abs_error, std::max(1.0, r.max_abs_logit) / (1 << 20));
+    EXPECT_GT(r.check.max_abs_error, std::max(1.0, r.check.max_abs_logit) / (1 << 20));
 }
 
 TEST(Pipeline, RefusesBadBatches) {

@@ -275,3 +275,27 @@ TEST(Split, StratifiedAndDeterministic) {
         EXPECT_EQ(n, 15);
     }
 }
+
+// to_inputs: samples first … first+count−1, each pixel (pixel·scale − mean[c]) / std[c],
+// one sample after the other; a range past the end refused.
+TEST(Dataset, ToInputsStandardisesTheSamplesInOrder) {
+    io::Dataset d;
+    d.channels = 2, d.height = 1, d.width = 2;
+    d.labels = {0, 1, 2};
+    d.pixels = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110};  // sample s, channel c, pixel j: 40 s + 20 c + 10 j
+    nn::Preprocessing p;
+    p.scale = 0.5;
+    p.mean = {1, 2};
+    p.std = {4, 8};
+    const auto x = io::to_inputs(d, p, 1, 2);
+    ASSERT_EQ(x.size(), 8u);
+    for (std::size_t s = 0; s < 2; ++s)
+        for (std::size_t c = 0; c < 2; ++c)
+            for (std::size_t j = 0; j < 2; ++j) {
+                const double px = static_cast<double>(40 * (s + 1) + 20 * c + 10 * j);
+                EXPECT_DOUBLE_EQ(x[s * 4 + c * 2 + j], (px * 0.5 - p.mean[c]) / p.std[c]);
+            }
+    EXPECT_TRUE(io::to_inputs(d, p, 3, 0).empty());
+    EXPECT_THROW(io::to_inputs(d, p, 2, 2), std::out_of_range);
+    EXPECT_THROW(io::to_inputs(d, p, 4, 0), std::out_of_range);
+}

@@ -3,6 +3,9 @@
 // the encrypted inputs through the plan file, calibration on an image folder's training
 // split only, image files converted to the model's channels.
 #include <png.h>
+#include <zlib.h>
+
+#include <array>
 
 #include <set>
 
@@ -35,6 +38,38 @@ void write_folder(const fs::path& dir, int classes, int per_class, const std::fu
         for (int k = 0; k < per_class; ++k)
             write_png(dir / ("class" + std::to_string(c)) / (std::to_string(k) + ".png"), 5, 5, 1, [&](int i) { return value(c, k, i); });
     }
+}
+
+// A w × h RGB PNG; pixel i = (r(i), g(i), b(i)).
+void write_rgb_png(const fs::path& p, int w, int h, const std::function<std::array<std::uint8_t, 3>(int)>& rgb) {
+    png_image img{};
+    img.version = PNG_IMAGE_VERSION;
+    img.width = w, img.height = h;
+    img.format = PNG_FORMAT_RGB;
+    std::vector<std::uint8_t> px;
+    for (int i = 0; i < w * h; ++i)
+        for (auto v : rgb(i)) px.push_back(v);
+    ASSERT_TRUE(png_image_write_to_file(&img, p.c_str(), 0, px.data(), 0, nullptr));
+}
+
+// An IDX image file (magic 0x803, big-endian counts) read with zlib alone: the reference
+// the data set reader is checked against.
+std::vector<std::vector<std::uint8_t>> read_idx_images(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) return {};
+    auto u32 = [&] {
+        unsigned char b[4] = {};
+        gzread(f, b, 4);
+        return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
+    };
+    std::vector<std::vector<std::uint8_t>> images;
+    if (u32() == 0x803) {
+        const std::uint32_t n = u32(), rows = u32(), cols = u32();
+        images.assign(n, std::vector<std::uint8_t>(std::size_t{rows} * cols));
+        for (auto& im : images) gzread(f, im.data(), static_cast<unsigned>(im.size()));
+    }
+    gzclose(f);
+    return images;
 }
 
 int argmax(std::span<const double> v) { return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin()); }
@@ -183,9 +218,9 @@ TEST(UserPath, CalibratesOnTheFashionMnistTrainingSplit) {
     const auto cal = io::calibration_inputs({"fashion-mnist"}, 32, {1, 28, 28}, p);
     ASSERT_LE(cal.samples, 32u);  // a stratified sample: 3 of each class's 6000
     ASSERT_GE(cal.samples, 30u);
-    const auto train = io::load_fashion_mnist(true);
-    std::set<std::vector<std::uint8_t>> images;
-    for (std::size_t i = 0; i < train.size(); ++i) images.emplace(train.sample(i).begin(), train.sample(i).end());
+    const auto train = read_idx_images(std::string(io::kFashionMnistDir) + "/train-images-idx3-ubyte.gz");
+    ASSERT_EQ(train.size(), 60000u);
+    const std::set<std::vector<std::uint8_t>> images(train.begin(), train.end());
     for (std::size_t s = 0; s < cal.samples; ++s) {
         std::vector<std::uint8_t> px(784);
         for (std::size_t f = 0; f < 784; ++f) px[f] = static_cast<std::uint8_t>(std::lround(cal.inputs[s * 784 + f] * 255));
@@ -211,4 +246,30 @@ TEST(UserPath, ImageFilesAreConvertedToTheModelsChannels) {
     std::ofstream(dir / "notes.txt") << "x";
     EXPECT_THROW(io::load_images({(dir / "notes.txt").string()}, {1, 5, 5}, io::ImagePart::inference), io::DatasetError);
     EXPECT_THROW(io::load_images({(dir / "a.png").string()}, {1, 5, 6}, io::ImagePart::inference), io::DatasetError);
+}
+
+// RGB files of distinct channels: a grey model gets each pixel's BT.601 luma
+// (0.299 R + 0.587 G + 0.114 B, rounded), an RGB model the three planes as written; the
+// batch a model is run on is those pixels preprocessed (io::to_inputs).
+TEST(UserPath, RgbFilesGiveLumaToAGreyModelAndPlanesToAnRgbModel) {
+    const ScratchDir dir;
+    auto rgb = [](int i) { return std::array<std::uint8_t, 3>{static_cast<std::uint8_t>(10 * i), static_cast<std::uint8_t>(250 - 7 * i),
+                                                              static_cast<std::uint8_t>(3 * i + 1)}; };
+    write_rgb_png(dir / "c.png", 5, 5, rgb);
+    const auto grey = io::load_images({(dir / "c.png").string()}, {1, 5, 5}, io::ImagePart::inference);
+    const auto planes = io::load_images({(dir / "c.png").string()}, {3, 5, 5}, io::ImagePart::inference);
+    ASSERT_EQ(grey.data.size(), 1u);
+    ASSERT_EQ(planes.data.size(), 1u);
+    nn::Preprocessing p;
+    p.mean = {0.25};
+    p.std = {0.5};
+    const auto x = io::to_inputs(grey.data, p, 0, 1);
+    ASSERT_EQ(x.size(), 25u);
+    for (int i = 0; i < 25; ++i) {
+        const auto [r, g, b] = rgb(i);
+        const long luma = std::lround(0.299 * r + 0.587 * g + 0.114 * b);
+        EXPECT_EQ(grey.data.sample(0)[static_cast<std::size_t>(i)], luma) << "pixel " << i;
+        EXPECT_DOUBLE_EQ(x[static_cast<std::size_t>(i)], (static_cast<double>(luma) / 255 - 0.25) / 0.5) << "pixel " << i;
+        for (int c = 0; c < 3; ++c) EXPECT_EQ(planes.data.sample(0)[static_cast<std::size_t>(c * 25 + i)], rgb(i)[static_cast<std::size_t>(c)]);
+    }
 }

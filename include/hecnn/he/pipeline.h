@@ -26,6 +26,7 @@
 #include "hecnn/he/execution.h"
 #include "hecnn/he/memory.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/reference_check.h"
 #include "hecnn/he/simulator.h"
 #include "hecnn/math/csprng.h"
 #include "hecnn/nn/model.h"
@@ -81,11 +82,8 @@ struct PipelineReport {
     std::size_t peak_rss_bytes = 0;           // process peak (getrusage) at the end
     std::size_t server_peak_rss_bytes = 0;    // peak from just before the server loads its inputs (0 if unknown)
     std::vector<StepReport> steps;
-    // Accuracy
-    double agreement = 0;                     // fraction of images with equal predicted class
-    std::size_t disagreements = 0;
-    double max_abs_error = 0, max_abs_logit = 0;
-    double accuracy_he = -1, accuracy_ref = -1;  // −1: no labels
+    // Accuracy: the decrypted logits against the reference runner's
+    ReferenceCheck check;
     std::vector<double> logits_he, logits_ref;   // samples × outputs (keep_logits)
 
     double server_ms_per_sample() const { return samples ? server_seconds * 1e3 / static_cast<double>(samples) : 0; }

@@ -94,5 +94,9 @@ void channel_statistics(const Dataset& d, double scale, std::vector<double>& mea
 // hold one value for all channels).
 void to_input(const Dataset& d, size_t i, const nn::Preprocessing& p, std::span<double> out);
 void to_input(const Dataset& d, size_t i, const nn::Preprocessing& p, std::span<float> out);
+// Samples first … first+count−1 so, one after the other (count × sample size values,
+// sample-major): the batch or calibration inputs a model is run on. Throws
+// std::out_of_range when the range passes the end.
+std::vector<double> to_inputs(const Dataset& d, const nn::Preprocessing& p, size_t first, size_t count);
 
 }  // namespace hecnn::io
