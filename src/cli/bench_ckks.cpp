@@ -4,7 +4,7 @@
 //    on the same data primes, with the same engine;
 //  - the linear layer computed the way a general-purpose library does it: one scalar
 //    multiplication and one addition per multiply-accumulate, each fully reduced.
-// The anchor figures of Microsoft SEAL 4.4.3 on this kind of machine are printed next to
+// The baseline figures of Microsoft SEAL 4.4.3 on this kind of machine are printed next to
 // ours for reference (docs/BASELINES.md), as ratios.
 #include "bench_ckks.h"
 
@@ -45,7 +45,7 @@ struct Options {
     bool baselines = true;
 };
 
-// Data primes of the anchor's parameter sets (P3, P2, P1) and our special primes,
+// Data primes of the SEAL baseline's parameter sets (P3, P2, P1) and our special primes,
 // chosen within the 128-bit budget: log2(QP) <= 218 / 438 / 881.
 ckks::ParametersLiteral bench_literal(int log_n, bool seal_layout) {
     ckks::ParametersLiteral lit;
@@ -69,7 +69,7 @@ ckks::ParametersLiteral bench_literal(int log_n, bool seal_layout) {
 
 // SEAL 4.4.3 medians (ms) of docs/BASELINES.md, indexed by log N (P3, P2, P1 there; encode
 // at log N 15: 19, the middle of the measured 15–23).
-const std::map<std::string, std::map<int, double>>& seal_anchor() {
+const std::map<std::string, std::map<int, double>>& seal_baseline() {
     static const std::map<std::string, std::map<int, double>> t = {
         {"relin_keygen", {{15, 743}, {14, 83}, {13, 7.2}}},
         {"encode", {{15, 19}, {14, 3.6}, {13, 0.80}}},
@@ -250,11 +250,11 @@ nlohmann::json run_one(int log_n, const Options& opt) {
     }
 
     // Report.
-    std::printf("%-22s %12s %14s %10s %14s %10s\n", "operation", "hecnn", "SEAL anchor", "SEAL/us", "in-run base", "base/us");
+    std::printf("%-22s %12s %14s %10s %14s %10s\n", "operation", "hecnn", "SEAL baseline", "SEAL/us", "in-run base", "base/us");
     for (auto& [name, v] : ms) {
-        const auto& anchor = seal_anchor();
+        const auto& seal = seal_baseline();
         std::string a = "-", ar = "-", bl = "-", br = "-";
-        if (auto it = anchor.find(name); it != anchor.end() && it->second.count(log_n)) {
+        if (auto it = seal.find(name); it != seal.end() && it->second.count(log_n)) {
             a = human_ms(it->second.at(log_n));
             char buf[32];
             std::snprintf(buf, sizeof(buf), "%.1fx", it->second.at(log_n) / v);
@@ -290,7 +290,7 @@ nlohmann::json run_one(int log_n, const Options& opt) {
 
 void add_bench_ckks(CLI::App& bench) {
     auto opt = std::make_shared<Options>();
-    auto* cmd = bench.add_subcommand("ckks", "Time every CKKS operation (medians) against in-run baselines and SEAL's anchor figures");
+    auto* cmd = bench.add_subcommand("ckks", "Time every CKKS operation (medians) against in-run baselines and the SEAL baseline's figures (docs/BASELINES.md)");
     cmd->add_option("--log-n", opt->log_n, "Ring degrees to measure, as log2 N (13, 14, 15: SEAL's P3, P2, P1 chains)")
         ->check(CLI::IsMember({13, 14, 15}))
         ->capture_default_str();
@@ -308,7 +308,7 @@ void add_bench_ckks(CLI::App& bench) {
             std::cout << "warning: load average " << load[0] << " on " << omp_get_num_procs()
                       << " cores: other work is running, figures will be noisy (threads > 1 especially)\n";
         std::cout << "hecnn bench ckks: " << opt->threads << " thread(s); times are medians.\n"
-                  << "SEAL anchor = Microsoft SEAL 4.4.3 on this kind of machine (docs/BASELINES.md), single thread.\n"
+                  << "SEAL baseline = Microsoft SEAL 4.4.3 on this kind of machine (docs/BASELINES.md), single thread.\n"
                   << "in-run base = the same engine in SEAL's layout (relin) or one reduced multiply+add per MAC (linear).\n";
         nlohmann::json all = nlohmann::json::array();
         for (int log_n : opt->log_n) all.push_back(run_one(log_n, *opt));

@@ -12,13 +12,11 @@
 
 #include "format.h"
 #include "preprocessing_options.h"
-#include "hecnn/ckks/serialize.h"
 #include "hecnn/he/pipeline.h"
 #include "hecnn/he/reference_check.h"
 #include "hecnn/io/images.h"
 #include "hecnn/io/planner.h"
 #include "hecnn/io/keyset.h"
-#include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
 #include "hecnn/server/client.h"
 #include "hecnn/server/tls.h"
@@ -91,9 +89,6 @@ void run_demo(const DemoOptions& o) {
 
     // ---- the model owner: plan (parameters chosen for the model, a full batch) ----
     auto t = Clock::now();
-    const auto onnx = ckks::read_file(model_path, io::kMaxOnnxBytes);
-    const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
-    const nn::Model model = io::parse_onnx(onnx_bytes);
     io::PlanRequest req;
     req.preprocessing = o.preprocessing;
     req.calib = {"fashion-mnist"};
@@ -103,13 +98,14 @@ void run_demo(const DemoOptions& o) {
     popt.log_n = o.log_n;
     popt.insecure_test_only_allow_below_128_bits = o.insecure;
     if (o.insecure) popt.min_log_n = 1;
-    const auto planned = io::plan_model(model, req);
-    const he::CompiledModel& compiled = planned.compiled;
-    const auto ctx = ckks::Context::create(compiled.choice.literal);
-    const std::size_t batch = o.count ? o.count : ctx->slots();
-    const auto pred = he::simulate(compiled.plan, *ctx, he::Rates::defaults(), -1, o.threads > 0 ? o.threads : omp_get_max_threads());
-    io::PlanFile plan = io::make_plan_file(planned.preprocessing, onnx_bytes, compiled, batch, &pred);
-    plan.model_name = model_path.filename().string();
+    req.server.threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+    req.rates = [](int) { return he::Rates::defaults(); };
+    const auto made = io::make_plan(model_path, req);
+    const nn::Model& model = made.model;
+    const he::CompiledModel& compiled = made.planned.compiled;
+    const auto& ctx = made.context;
+    const io::PlanFile& plan = made.file;
+    const std::size_t batch = plan.batch;
     const fs::path plan_path = dir / "plan.json";
     io::save_plan(plan_path, plan);
     const double plan_s = since(t);

@@ -11,7 +11,6 @@
 #include "preprocessing_options.h"
 #include "hecnn/he/compiler.h"
 #include "hecnn/he/memory.h"
-#include "hecnn/he/simulator.h"
 #include "hecnn/io/planner.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
@@ -55,7 +54,6 @@ std::string describe(const nn::Preprocessing& p, const nn::Model& m, const nn::P
 }
 
 void run_plan(const PlanOptions& o) {
-    const auto m = io::load_onnx(o.model);
     io::PlanRequest req;
     req.preprocessing = o.preprocessing;
     req.calib = o.calib;
@@ -64,21 +62,23 @@ void run_plan(const PlanOptions& o) {
     req.pipeline.params.batch = o.batch;
     req.pipeline.params.log_n = o.log_n;
     req.pipeline.params.scale_bits = o.scale_bits;
-    const auto planned = io::plan_model(m, req);
+    req.server.threads = o.threads;
+    req.server.memory = o.memory;  // resolved once, recorded in the plan file
+    req.server.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
+    req.rates = [&](int log_n) { return o.rates.empty() ? he::Rates::defaults() : he::Rates::from_bench_json(o.rates, log_n); };
+    const auto made = io::make_plan(o.model, req);
+    const auto& m = made.model;
+    const auto& planned = made.planned;
     const auto& plan = planned.compiled.plan;
     const auto& ch = planned.compiled.choice;
-    const auto ctx = ckks::Context::create(ch.literal);
-    const auto rates = o.rates.empty() ? he::Rates::defaults() : he::Rates::from_bench_json(o.rates, ctx->log_n());
-    he::SimulateOptions so;
-    so.exec.threads = o.threads;
-    so.exec.memory = o.memory.resolved();  // recorded in the plan file: the budget the prediction assumed
-    so.exec.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
-    const auto pred = he::simulate(plan, *ctx, rates, so);
+    const auto& ctx = made.context;
+    const auto& rates = made.rates;
+    const auto& pred = made.prediction;
     const double cold_seconds = pred.seconds + pred.cold_first_touch_seconds;  // the first run touches its memory first
-    const std::size_t batch = o.batch ? o.batch : ctx->slots();
+    const std::size_t batch = made.file.batch;
     if (!o.out.empty()) {
         // The contract clients (keygen, encrypt) and `hecnn serve` work from.
-        io::write_plan_for(o.out, o.model, planned.preprocessing, planned.compiled, batch, &pred);
+        io::save_plan(o.out, made.file);
         std::printf("wrote       %s (plan file for hecnn keygen / hecnn serve)\n", o.out.c_str());
     }
 

@@ -1,6 +1,9 @@
 // plan_model: preprocessing, calibration, compilation, parameters, headroom (planner.h).
 #include "hecnn/io/planner.h"
 
+#include "hecnn/ckks/serialize.h"
+#include "hecnn/io/onnx.h"
+
 namespace hecnn::io {
 
 nn::Preprocessing resolve_preprocessing(const nn::Model& model, const nn::PreprocessingOverride& given) {
@@ -19,6 +22,23 @@ PlannedModel plan_model(const nn::Model& model, const PlanRequest& r) {
     out.calib_source = calib.source;
     out.compiled = he::compile_for_batch(model, calib.inputs, calib.samples, r.pipeline);
     out.ranges = he::value_headroom(out.compiled.plan, out.compiled.wire_max_abs, out.compiled.choice);
+    return out;
+}
+
+ModelPlan make_plan(const std::filesystem::path& onnx_path, const PlanRequest& r) {
+    const auto onnx = ckks::read_file(onnx_path, kMaxOnnxBytes);
+    const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
+    ModelPlan out;
+    out.model = parse_onnx(onnx_bytes);
+    out.planned = plan_model(out.model, r);
+    const auto& compiled = out.planned.compiled;
+    out.context = ckks::Context::create(compiled.choice.literal);
+    out.rates = r.rates ? r.rates(out.context->log_n()) : he::Rates::defaults();
+    he::SimulateOptions so;
+    so.exec = r.server.resolved();  // recorded in the plan file: the budget the prediction assumed
+    out.prediction = he::simulate(compiled.plan, *out.context, out.rates, so);
+    out.file = make_plan_file(out.planned.preprocessing, onnx_bytes, compiled, r.pipeline.params.batch, &out.prediction);
+    out.file.model_name = onnx_path.filename().string();  // ≤ 255 bytes (NAME_MAX), within the plan file's name limit
     return out;
 }
 

@@ -136,7 +136,7 @@ TEST(Runtime, BatchNormAndFireConcat) {
 }
 
 TEST(Runtime, CryptoNetsEndToEnd) {
-    // The anchor's architecture on a 16×16 input (conv 5×5/2 → 6×6×6, act, pool → 6×3×3,
+    // The SEAL baseline's architecture (docs/BASELINES.md) on a 16×16 input (conv 5×5/2 → 6×6×6, act, pool → 6×3×3,
     // dense 54 → 48, act, dense → 10) with a full batch of 2^10 slots.
     const auto m = cryptonets(16, 9);
     check_model(m, 1024, kEndToEnd);

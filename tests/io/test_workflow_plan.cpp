@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "io/test_workflow_fixture.h"
+#include "hecnn/io/planner.h"
 
 using namespace hecnn;
 using namespace hecnn::test;
@@ -215,4 +216,66 @@ TEST(WorkflowPlan, ContractDifferenceNamesTheField) {
     p = w.plan;
     p.model_digest[0] = p.model_digest[0] == 'a' ? 'b' : 'a';
     EXPECT_EQ(io::contract_difference(p, w.plan), "model");
+}
+
+// io::make_plan (what `hecnn plan --out` and `hecnn demo` call) against its parts made by
+// hand from the same file: the parsed model planned (plan_model), the prediction under the
+// request's server execution at the rates the request gives for the chosen ring, and
+// make_plan_file of those, named by the file.
+TEST(WorkflowPlan, MakePlanIsThePlannedModelItsPredictionAndThePlanFile) {
+    const ScratchDir dir;
+    const fs::path path = dir / "tiny.onnx";
+    io::save_onnx(tiny_model(), path.string());
+    const std::size_t MiB = std::size_t{1} << 20;
+    io::PlanRequest req;
+    req.calib_samples = 64;
+    req.pipeline.params = insecure_small(11);
+    req.pipeline.params.batch = 40;
+    req.server = {.memory = he::MemoryBudget::of(64 * MiB), .threads = 1, .lazy_inputs = true};
+    auto doubled = [] {
+        auto r = he::Rates::defaults();
+        r.mac_ms *= 2, r.square_relin_rescale_ms *= 2, r.square_ms *= 2, r.relin_ms *= 2, r.rescale_ms *= 2;
+        r.source = "doubled";
+        return r;
+    };
+    std::vector<int> asked;
+    req.rates = [&](int log_n) {
+        asked.push_back(log_n);
+        return doubled();
+    };
+    const auto made = io::make_plan(path, req);
+    EXPECT_EQ(asked, std::vector<int>{11});
+    EXPECT_EQ(made.rates.source, "doubled");
+    ASSERT_TRUE(made.context);
+    EXPECT_EQ(made.context->log_n(), 11);
+
+    const auto bytes = read_bytes(path);
+    const std::string_view onnx(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    const auto planned = io::plan_model(io::parse_onnx(onnx), req);
+    const auto ctx = ckks::Context::create(planned.compiled.choice.literal);
+    he::SimulateOptions so;
+    so.exec = {.memory = he::MemoryBudget::of(64 * MiB), .threads = 1, .lazy_inputs = true};
+    const auto pred = he::simulate(planned.compiled.plan, *ctx, doubled(), so);
+    auto file = io::make_plan_file(planned.preprocessing, onnx, planned.compiled, 40, &pred);
+    file.model_name = "tiny.onnx";
+    EXPECT_EQ(io::plan_to_json(made.file), io::plan_to_json(file));
+    EXPECT_EQ(made.file.model_digest, io::model_digest(onnx));
+    EXPECT_EQ(made.file.predicted_memory_budget, he::MemoryBudget::of(64 * MiB));
+    EXPECT_EQ(made.prediction.seconds, pred.seconds);
+    EXPECT_EQ(made.prediction.peak_bytes, pred.peak_bytes);
+    EXPECT_EQ(made.planned.calib_source, planned.calib_source);
+    EXPECT_EQ(nn::element_count(made.model.input_shape()), 25);
+    // The rates given are the ones predicted with: the built-in ones predict less time.
+    EXPECT_GT(made.prediction.seconds, he::simulate(planned.compiled.plan, *ctx, he::Rates::defaults(), so).seconds);
+
+    // No rates: the built-in ones; batch 0: every slot.
+    req.rates = nullptr;
+    req.pipeline.params.batch = 0;
+    const auto plain = io::make_plan(path, req);
+    EXPECT_EQ(plain.rates.source, he::Rates::defaults().source);
+    EXPECT_EQ(plain.file.batch, plain.context->slots());
+
+    EXPECT_ANY_THROW(io::make_plan(dir / "missing.onnx", req));
+    std::ofstream(dir / "junk.onnx") << "not a model";
+    EXPECT_ANY_THROW(io::make_plan(dir / "junk.onnx", req));
 }

@@ -2,17 +2,21 @@
 // preprocessing (the model's metadata, overridden by what the user gives), calibrate the
 // value ranges on the user's data (calibration.h: training split), compile and choose the
 // CKKS parameters (he::compile_for_batch), and report the calibrated range and headroom
-// of every step. `hecnn plan`, `hecnn bench infer` and `hecnn demo` call this; the plan
-// file (plan_file.h) is made from its result.
+// of every step. `hecnn bench infer` calls plan_model; `hecnn plan` and `hecnn demo` call
+// make_plan, which goes on to the plan file (plan_file.h) with its predicted cost.
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "hecnn/he/compiler.h"
 #include "hecnn/he/pipeline.h"
+#include "hecnn/he/simulator.h"
 #include "hecnn/io/calibration.h"
+#include "hecnn/io/plan_file.h"
 #include "hecnn/nn/model.h"
 #include "hecnn/nn/preprocessing.h"
 
@@ -22,7 +26,12 @@ struct PlanRequest {
     nn::PreprocessingOverride preprocessing;     // over the model's own metadata
     std::vector<std::string> calib{"random"};    // "random", or images (calibration.h)
     std::size_t calib_samples = 256;
-    he::PipelineOptions pipeline;                // compile and parameter options
+    he::PipelineOptions pipeline;                // compile and parameter options (params.batch 0: every slot)
+    // make_plan only: the prediction stored in the plan file. The server's execution it
+    // assumes (threads, budget — resolved once and recorded —, order, lazy inputs), and the
+    // kernel rates for the ring chosen, given its log N (empty: he::Rates::defaults()).
+    he::ExecutionOptions server;
+    std::function<he::Rates(int log_n)> rates;
 };
 
 struct PlannedModel {
@@ -36,6 +45,22 @@ struct PlannedModel {
 // of mean/std values, of class names), DatasetError for calibration data that cannot be
 // read or does not fit, std::runtime_error when no parameters hold the plan.
 PlannedModel plan_model(const nn::Model& model, const PlanRequest& request);
+
+// A plan file made for a model file, with what it was made from and predicts.
+struct ModelPlan {
+    nn::Model model;            // as parsed from the file
+    PlannedModel planned;
+    ckks::ContextPtr context;   // of the chosen parameters
+    he::Rates rates;            // the prediction's
+    he::Prediction prediction;  // of one batch under request.server (resolved)
+    PlanFile file;              // named by the model's file name; save_plan writes it
+};
+
+// Reads and parses the ONNX file (at most kMaxOnnxBytes), plan_model, then the prediction
+// and make_plan_file: "a plan file from a model and options", the one call `hecnn plan`
+// and `hecnn demo` make. Throws as plan_model does, and ckks::FormatError / OnnxError for
+// a file that cannot be read or parsed.
+ModelPlan make_plan(const std::filesystem::path& onnx_path, const PlanRequest& request);
 
 // The preprocessing a model is run with: `given` over the model's metadata, checked
 // against its input channels and outputs. Class names in the metadata that do not fit the
