@@ -76,11 +76,14 @@ void print_report(const he::PipelineReport& r, int threads) {
                 r.secure_128 ? "128-bit secure" : "INSECURE test parameters", threads);
     std::printf("parameters        %s\n", r.parameters.c_str());
     std::printf("%-3s %-7s %-26s %5s %4s %8s %10s %10s %10s\n", "#", "step", "from", "level", "size", "outputs", "measured", "predicted", "live");
+    std::vector<std::string> off;  // prediction ≠ measurement (he::differences)
     for (std::size_t i = 0; i < r.steps.size(); ++i) {
-        const auto& s = r.steps[i];
+        const auto& s = r.steps[i].measured;
         const std::string name = s.name.size() > 26 ? s.name.substr(0, 23) + "..." : s.name;
         std::printf("%-3zu %-7s %-26s %5d %4d %8zu %10s %10s %10s\n", i, s.kind.c_str(), name.c_str(), s.level, s.size, s.outputs,
-                    human_ms(s.seconds * 1e3).c_str(), human_ms(s.predicted_seconds * 1e3).c_str(), human_bytes(static_cast<double>(s.live_bytes)).c_str());
+                    human_ms(s.seconds * 1e3).c_str(), human_ms(r.steps[i].predicted.seconds * 1e3).c_str(),
+                    human_bytes(static_cast<double>(s.live_bytes)).c_str());
+        for (const auto& d : he::differences(r.steps[i].predicted, s)) off.push_back("step " + std::to_string(i) + " " + d.describe());
     }
     std::printf("server total      %s = %s per image (predicted %s %s, measured/predicted %.2f); deserialising the upload %s%s\n",
                 human_ms(r.server_seconds * 1e3).c_str(), human_ms(r.server_ms_per_sample()).c_str(),
@@ -94,6 +97,8 @@ void print_report(const he::PipelineReport& r, int threads) {
                 human_bytes(static_cast<double>(r.peak_ciphertext_bytes)).c_str(), human_bytes(static_cast<double>(r.predicted_peak_bytes)).c_str(),
                 r.memory_budget.describe().c_str(), human_bytes(static_cast<double>(r.spill_bytes)).c_str(),
                 human_bytes(static_cast<double>(r.predicted_spill_bytes)).c_str(), human_bytes(static_cast<double>(r.peak_rss_bytes)).c_str());
+    if (off.empty()) std::printf("prediction        every step's levels, scales, operation counts and bytes as measured\n");
+    for (const auto& d : off) std::printf("prediction        differs: %s\n", d.c_str());
     std::printf("server keys       relinearisation key only: %s seeded (%s full); secret key on the server: %s\n",
                 human_bytes(static_cast<double>(r.relin_key_bytes_seeded)).c_str(), human_bytes(static_cast<double>(r.relin_key_bytes_full)).c_str(),
                 r.server_had_secret_key ? "YES" : "no");
@@ -139,10 +144,13 @@ nlohmann::json to_json(const he::PipelineReport& r) {
                    {"predicted_peak_bytes", r.predicted_peak_bytes},
                    {"secret_key", r.server_had_secret_key}};
     auto steps = nlohmann::json::array();
-    for (const auto& s : r.steps)
+    for (const auto& [s, predicted] : r.steps) {
+        auto off = nlohmann::json::array();
+        for (const auto& d : he::differences(predicted, s)) off.push_back(d.describe());
         steps.push_back({{"kind", s.kind}, {"name", s.name}, {"level", s.level}, {"size", s.size}, {"outputs", s.outputs},
-                         {"seconds", s.seconds}, {"predicted_seconds", s.predicted_seconds}, {"live_bytes", s.live_bytes},
-                         {"peak_bytes", s.peak_bytes}, {"spill_bytes", s.spill_bytes}});
+                         {"seconds", s.seconds}, {"predicted_seconds", predicted.seconds}, {"live_bytes", s.live_bytes},
+                         {"peak_bytes", s.peak_bytes}, {"spill_bytes", s.spill_bytes}, {"prediction_differences", off}});
+    }
     j["server"]["steps"] = steps;
     j["accuracy"] = {{"agreement", r.check.agreement}, {"disagreements", r.check.disagreements}, {"max_abs_logit_error", r.check.max_abs_error},
                      {"max_abs_logit", r.check.max_abs_logit}, {"accuracy_he", r.check.accuracy_he}, {"accuracy_reference", r.check.accuracy_ref}};
@@ -283,18 +291,20 @@ void run_infer(const InferOptions& o) {
     const auto F = static_cast<std::size_t>(compiled.plan.input_count);
 
     std::vector<he::PipelineReport> rows;
+    he::WarmMemory warm;  // this process's memory history over the runs below (the first is cold)
     for (const std::size_t B : sizes) {
         he::PipelineHooks hooks;
         hooks.stage = [&](const std::string& s) { std::printf("[%s] batch %zu: %s\n", stamp().c_str(), B, s.c_str()), std::fflush(stdout); };
         hooks.step = [&](const he::StepReport& s, std::size_t i, std::size_t n, double elapsed, double remaining) {
             std::printf("[%s]   server step %zu/%zu %-6s %-20.20s %6zu ct  %9s (predicted %9s)  elapsed %9s, ~%s left\n", stamp().c_str(), i + 1, n,
-                        s.kind.c_str(), s.name.c_str(), s.outputs, human_ms(s.seconds * 1e3).c_str(), human_ms(s.predicted_seconds * 1e3).c_str(),
+                        s.measured.kind.c_str(), s.measured.name.c_str(), s.measured.outputs, human_ms(s.measured.seconds * 1e3).c_str(),
+                        human_ms(s.predicted.seconds * 1e3).c_str(),
                         human_ms(elapsed * 1e3).c_str(), human_ms(remaining * 1e3).c_str());
             std::fflush(stdout);
         };
         const std::span<const double> x(test.x.data(), B * F);
         const std::span<const int> labels = test.labels.empty() ? std::span<const int>() : std::span<const int>(test.labels.data(), B);
-        rows.push_back(he::run_pipeline(m, compiled, x, B, labels, popt, hooks));
+        rows.push_back(he::run_pipeline(m, compiled, x, B, labels, popt, warm, hooks));
         print_report(rows.back(), threads);
     }
 

@@ -3,7 +3,6 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
-#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <fstream>
@@ -28,18 +27,6 @@ std::size_t proc_kb_field(const char* file, const std::string& key) {
 }  // namespace
 
 std::size_t mem_available_bytes() { return proc_kb_field("/proc/meminfo", "MemAvailable:"); }
-
-namespace {
-std::atomic<std::size_t> warm_bytes{0};
-}  // namespace
-
-std::size_t warm_ciphertext_bytes() { return warm_bytes.load(); }
-
-void note_ciphertext_peak(std::size_t bytes) {
-    std::size_t w = warm_bytes.load();
-    while (w < bytes && !warm_bytes.compare_exchange_weak(w, bytes)) {
-    }
-}
 
 std::size_t parse_byte_size(const std::string& text) {
     std::size_t pos = 0;

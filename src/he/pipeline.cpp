@@ -35,6 +35,12 @@ CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> 
 
 PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,
                             std::span<const int> labels, const PipelineOptions& opt, const PipelineHooks& hooks) {
+    WarmMemory fresh;
+    return run_pipeline(model, compiled, batch, samples, labels, opt, fresh, hooks);
+}
+
+PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,
+                            std::span<const int> labels, const PipelineOptions& opt, WarmMemory& warm, const PipelineHooks& hooks) {
     const Plan& plan = compiled.plan;
     const auto F = static_cast<std::size_t>(plan.input_count);
     const std::size_t K = plan.outputs.size();
@@ -117,43 +123,32 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
     r.memory_budget = exec.memory;
     SimulateOptions so;
     so.exec = exec;
-    so.warm_bytes = warm_ciphertext_bytes();
+    so.warm_bytes = warm.bytes();
     const auto pred = simulate(plan, *sctx, opt.rates, so);
     r.predicted_server_seconds = pred.seconds;
     r.predicted_first_touch_seconds = pred.first_touch_seconds;
     r.cold = pred.first_touch_seconds > 0;
     r.predicted_peak_bytes = pred.peak_bytes;
     r.predicted_spill_bytes = pred.spill_bytes;
-    note_ciphertext_peak(pred.peak_bytes);
+    warm.note_peak(pred.peak_bytes);
 
     Runtime rt(plan, sctx, srk);
-    std::vector<StepTrace> trace;
+    std::vector<StepRecord> trace;
     const auto t_server = Clock::now();
     double predicted_done = 0;
     RunOptions ro;
     ro.exec = exec;
-    ro.progress = [&](std::size_t i, const StepTrace& tr) {
-        StepReport s;
-        s.kind = plan.steps[i].kind_name();
-        s.name = plan.steps[i].name;
-        s.level = tr.level;
-        s.size = tr.size;
-        s.outputs = tr.outputs;
-        s.live = tr.live;
-        s.live_bytes = tr.live_bytes;
-        s.peak_bytes = tr.peak_bytes;
-        s.spill_bytes = tr.spill_bytes;
-        s.seconds = tr.seconds;
-        s.predicted_seconds = i < pred.steps.size() ? pred.steps[i].seconds : 0;
-        if (i == 0) s.predicted_seconds += pred.first_touch_seconds;  // shown with the first step
-        predicted_done += s.predicted_seconds;
+    ro.progress = [&](std::size_t i, const StepRecord& tr) {
+        StepReport s{.measured = tr, .predicted = i < pred.steps.size() ? pred.steps[i] : StepRecord{}};
+        if (i == 0) s.predicted.seconds += pred.first_touch_seconds;  // shown with the first step
+        predicted_done += s.predicted.seconds;
         const double elapsed = since(t_server);
         const double left = pred.seconds - predicted_done;
         const double ratio = predicted_done > 0 ? elapsed / predicted_done : 1;
         r.steps.push_back(s);
         r.peak_ciphertext_bytes = std::max(r.peak_ciphertext_bytes, tr.peak_bytes);
         r.spill_bytes += tr.spill_bytes;
-        if (hooks.step) hooks.step(s, i, plan.steps.size(), elapsed, std::max(0.0, left * ratio));
+        if (hooks.step) hooks.step(r.steps.back(), i, plan.steps.size(), elapsed, std::max(0.0, left * ratio));
     };
     auto out = exec.lazy_inputs ? rt.run(InputProvider(receive), ro, &trace) : rt.run(std::move(in), ro, &trace);
     r.server_seconds = since(t_server);

@@ -80,16 +80,23 @@ Runtime::Runtime(const Plan& plan, ckks::ContextPtr ctx, const ckks::RelinKey& r
                                     std::to_string(ctx_->max_level()));
 }
 
-void Runtime::run_square(const Step& st, std::size_t i, std::vector<ckks::Ciphertext>& wire) const {
+// Operations made by a unit (StepRecord's counts; the simulator predicts the same).
+struct Runtime::Ops {
+    std::int64_t macs = 0, squares = 0, relins = 0, rescales = 0;
+    void add_to(StepRecord& r) const { r.macs += macs, r.squares += squares, r.relins += relins, r.rescales += rescales; }
+};
+
+Runtime::Ops Runtime::run_square(const Step& st, std::size_t i, std::vector<ckks::Ciphertext>& wire) const {
     const auto op = st.reads(i);
     for (int w : op)
         if (wire[w].empty()) throw std::logic_error("Runtime: input wire " + std::to_string(w) + " is not in memory");
     const auto& x = wire[op.front()];
+    const Ops ops{.squares = 1, .relins = st.lazy_relin ? 0 : 1, .rescales = st.lazy_relin ? 0 : 1};
     // Lazy: size 3, NTT form, scale s² (s_x·s_y), at the operands' level — the consumer
     // relinearises its outputs and rescales them twice (no rescale of c2, see plan.h).
     if (op.size() == 1) {
         wire[st.outputs[i]] = st.lazy_relin ? eval_.square(x) : eval_.square_relin_rescale(x, rk_);
-        return;
+        return ops;
     }
     // A product: the higher operand is read at the lower one's level, from a copy (another
     // consumer may still need its limbs).
@@ -103,6 +110,7 @@ void Runtime::run_square(const Step& st, std::size_t i, std::vector<ckks::Cipher
         eval_.rescale_inplace(r);
     }
     wire[st.outputs[i]] = std::move(r);
+    return ops;
 }
 
 // Partial sums of a linear group (see run_group): per output, a size-3 sum at l+2 (T_hi)
@@ -131,8 +139,9 @@ struct Runtime::GroupSums {
 // T_lo/Δ ≈ q). A split group (schedule.h) runs this over one slice of its inputs per
 // part, adding into sums that start at zero, and finishes at its last part; the sums are
 // exact modular sums, so the outputs are the unsplit group's bit for bit.
-void Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::Ciphertext>& wire, int top, GroupSums& sums) const {
+Runtime::Ops Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::Ciphertext>& wire, int top, GroupSums& sums) const {
     const int l = plan_.group_level(g, top);
+    Ops ops;
     const double delta = ctx_->scale();
     const std::size_t O = g.outputs.size(), I = g.inputs.size();
     struct Class {
@@ -157,7 +166,8 @@ void Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::C
         ckks::LinearMap map{.outputs = O, .inputs = I, .weights = g.weights, .bias = g.bias, .rescale = true, .target_scale = delta};
         auto out = eval_.linear(std::span<const ckks::Ciphertext* const>(ptr), map);
         for (std::size_t o = 0; o < O; ++o) wire[g.outputs[o]] = std::move(out[o]);
-        return;
+        ops.macs = static_cast<std::int64_t>(I * O), ops.rescales = static_cast<std::int64_t>(O);
+        return ops;
     }
     const double t_lo = delta * static_cast<double>(ctx_->data_moduli()[l + 1].value());
     const double t_hi = l + 2 <= ctx_->max_level() ? t_lo * static_cast<double>(ctx_->data_moduli()[l + 2].value()) : 0;
@@ -189,6 +199,7 @@ void Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::C
         map.rescale = false;
         map.weight_scale = (is_hi ? t_hi : t_lo) / ptr[0]->scale();
         auto part = eval_.linear(std::span<const ckks::Ciphertext* const>(ptr), map);
+        ops.macs += static_cast<std::int64_t>(map.inputs * O);
         auto& sum = is_hi ? sums.hi : sums.lo;
         const int at = is_hi ? l + 2 : l + 1;
         for (std::size_t o = 0; o < O; ++o) {
@@ -197,22 +208,25 @@ void Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::C
         }
         if (sum.empty()) sum = std::move(part);
     }
-    if (!u.last()) return;
+    if (!u.last()) return ops;
     auto out = sums.hi.empty() ? std::move(sums.lo) : std::move(sums.hi);
     for (std::size_t o = 0; o < O; ++o) {
         auto& c = out[o];
         if (c.size() == 3) {
             eval_.relinearize_inplace(c, rk_);
             eval_.rescale_inplace(c);  // by q_{l+2}: now at T_lo, level l+1
+            ++ops.relins, ++ops.rescales;
             if (!sums.lo.empty()) eval_.add_inplace(c, sums.lo[o]);
         }
         eval_.rescale_inplace(c);  // by q_{l+1}: Δ at level l
+        ++ops.rescales;
     }
     sums = GroupSums{};
     for (std::size_t o = 0; o < O; ++o) wire[g.outputs[o]] = std::move(out[o]);
+    return ops;
 }
 
-std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs, const RunOptions& opt, std::vector<StepTrace>* trace) const {
+std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs, const RunOptions& opt, std::vector<StepRecord>* trace) const {
     const ThreadCount threads(opt.exec.threads);
     if (inputs.size() != static_cast<std::size_t>(plan_.input_count))
         throw std::invalid_argument("Runtime: " + std::to_string(inputs.size()) + " input ciphertexts, the plan expects " +
@@ -228,7 +242,7 @@ std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs,
     return execute(src, top, opt, trace);
 }
 
-std::vector<ckks::Ciphertext> Runtime::run(const InputProvider& inputs, const RunOptions& opt, std::vector<StepTrace>* trace) const {
+std::vector<ckks::Ciphertext> Runtime::run(const InputProvider& inputs, const RunOptions& opt, std::vector<StepRecord>* trace) const {
     if (!inputs) throw std::invalid_argument("Runtime: empty input provider");
     const ThreadCount threads(opt.exec.threads);
     const int top = opt.input_level < 0 ? ctx_->max_level() : opt.input_level;
@@ -236,167 +250,260 @@ std::vector<ckks::Ciphertext> Runtime::run(const InputProvider& inputs, const Ru
     return execute(src, top, opt, trace);
 }
 
-std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs, std::vector<StepTrace>* trace,
-                                           const std::function<void(std::size_t, const StepTrace&)>& progress) const {
+std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs, std::vector<StepRecord>* trace,
+                                           const std::function<void(std::size_t, const StepRecord&)>& progress) const {
     RunOptions opt;
     opt.progress = progress;
     return run(std::move(inputs), opt, trace);
 }
 
-std::vector<ckks::Ciphertext> Runtime::execute(Source& src, int top, const RunOptions& opt, std::vector<StepTrace>* trace) const {
-    if (top < plan_.depth || top > ctx_->max_level())
-        throw std::invalid_argument("Runtime: inputs at level " + std::to_string(top) + ", the plan needs " + std::to_string(plan_.depth) +
-                                    " levels and the parameters have " + std::to_string(ctx_->max_level()));
-    ExecutionOptions so = opt.exec;
-    so.memory = so.memory.resolved();  // once per run; a caller that predicted passes it resolved
-    so.lazy_inputs = src.provider != nullptr;
-    const Schedule sch(plan_, top, ctx_->n(), so);
+namespace {
 
-    std::vector<ckks::Ciphertext> wire(static_cast<std::size_t>(plan_.wire_count()));
-    if (src.held) {
-        for (std::size_t i = 0; i < src.held->size(); ++i) wire[i] = std::move((*src.held)[i]);
-        src.held->clear();
+// ExecutionOptions as the run's schedule sees them: the budget resolved (once per run; a
+// caller that predicted passes it resolved) and lazy inputs as the form of run() says.
+ExecutionOptions scheduled(ExecutionOptions exec, bool lazy_inputs) {
+    exec.memory = exec.memory.resolved();
+    exec.lazy_inputs = lazy_inputs;
+    return exec;
+}
+
+// Trace recording: each step's record, filled as its actions run, is complete after the
+// step's last action (Schedule::step_end) and reported — to the trace and the progress
+// callback — in step order. Levels and scales are taken as outputs are made (later drops
+// aside).
+class Recorder {
+public:
+    Recorder(const Plan& plan, const Schedule& sch, const RunOptions& opt, std::vector<StepRecord>* trace)
+        : plan_(plan), sch_(sch), opt_(opt), trace_(trace), st_(plan.steps.size()), seen_(plan.steps.size(), 0), done_(plan.steps.size(), 0) {
+        for (std::size_t s = 0; s < st_.size(); ++s) st_[s].kind = plan.steps[s].kind_name(), st_[s].name = plan.steps[s].name;
     }
-    std::vector<char> fetched(static_cast<std::size_t>(plan_.input_count), src.held ? 1 : 0);
-    detail::SpillStore store(ctx_, opt.exec.spill_dir);
-    std::map<std::pair<int, int>, GroupSums> split_sums;  // of the split groups in progress, by (step, group)
-    auto sums_bytes = [&] {
-        std::size_t b = 0;
-        for (const auto& [k, v] : split_sums) b += v.bytes();
-        return b;
-    };
-    std::size_t held = 0, spilled = 0;
-    for (const auto& c : wire) held += c.empty() ? 0 : c.byte_size();
 
-    auto check_input = [&](int w, ckks::Ciphertext& c) {
-        if (c.empty() || c.context()->id() != ctx_->id()) throw std::invalid_argument("Runtime: input " + std::to_string(w) + " belongs to other parameters");
-        if (c.level() != top || c.size() != 2)
-            throw std::invalid_argument("Runtime: input " + std::to_string(w) + " is at level " + std::to_string(c.level()) + ", size " +
-                                        std::to_string(c.size()) + "; expected level " + std::to_string(top) + ", size 2");
-        eval_.to_coeff_inplace(c);
-    };
+    StepRecord& operator[](int step) { return st_[static_cast<std::size_t>(step)]; }
 
-    using Kind = Action::Kind;
-    const auto& acts = sch.actions();
-    const std::size_t S = plan_.steps.size();
-    // Per step; complete after the step's last action (schedule.step_end), reported in
-    // step order. Levels and scales are taken as outputs are made (later drops aside).
-    std::vector<StepTrace> st(S);
-    std::vector<char> seen(S, 0), done(S, 0);
-    std::size_t reported = 0;
-    auto see = [&](std::size_t s, const ckks::Ciphertext& c) {
-        StepTrace& t = st[s];
-        if (!seen[s]) t.level = c.level(), t.size = static_cast<int>(c.size()), t.min_scale = t.max_scale = c.scale(), seen[s] = 1;
+    void output_made(int step, const ckks::Ciphertext& c) {
+        const auto s = static_cast<std::size_t>(step);
+        StepRecord& t = st_[s];
+        if (!seen_[s]) t.level = c.level(), t.size = static_cast<int>(c.size()), t.min_scale = t.max_scale = c.scale(), seen_[s] = 1;
         t.level = std::min(t.level, c.level());
         t.size = std::max(t.size, static_cast<int>(c.size()));
         t.min_scale = std::min(t.min_scale, c.scale());
         t.max_scale = std::max(t.max_scale, c.scale());
-    };
-    auto finish_steps = [&](std::size_t a, std::size_t b) {  // after actions [a, b)
-        for (std::size_t s = 0; s < S; ++s) {
-            const auto e = sch.step_end()[s];
-            if (done[s] || e < static_cast<std::ptrdiff_t>(a) || e >= static_cast<std::ptrdiff_t>(b)) continue;
-            done[s] = 1;
-            st[s].outputs = plan_.steps[s].output_count();
-            st[s].live = 0;
-            for (const auto& c : wire) st[s].live += !c.empty();
-            st[s].live_bytes = held;
-            st[s].spilled = spilled;
-        }
-        for (; reported < S && done[reported]; ++reported) {
-            if (trace) trace->push_back(st[reported]);
-            if (opt.progress) opt.progress(reported, st[reported]);
-        }
-    };
+    }
 
-    for (std::size_t a = 0; a < acts.size();) {
-        // A run of consecutive actions of one kind and step: independent, done in parallel.
-        std::size_t b = a + 1;
-        if (acts[a].kind != Kind::Run)
-            while (b < acts.size() && acts[b].kind == acts[a].kind && acts[b].step == acts[a].step) ++b;
-        const Kind kind = acts[a].kind;
-        const auto t0 = std::chrono::steady_clock::now();
-        StepTrace& cur = st[static_cast<std::size_t>(acts[a].step)];
-        if (kind == Kind::Run) {
-            const Action& r = acts[a];
-            const auto& units = sch.units();
-            const std::size_t acc0 = sums_bytes();
-            for_each(r.last - r.first, [&](std::size_t i) {
-                const Unit& u = units[r.first + i];
-                const Step& st = plan_.steps[u.step];
-                if (st.kind == Step::Kind::Square) {
-                    run_square(st, static_cast<std::size_t>(u.item), wire);
-                } else if (u.split()) {  // alone in its wave (schedule.h)
-                    auto& sums = split_sums[{u.step, u.item}];
-                    run_group(st.groups[u.item], u, wire, top, sums);
-                    if (u.last()) split_sums.erase({u.step, u.item});
-                } else {
-                    GroupSums sums;
-                    run_group(st.groups[u.item], u, wire, top, sums);
-                }
-            });
-            // Outputs made, plus a split group's sums made (first part) or consumed (last).
-            std::size_t made = 0;
-            for (std::size_t i = r.first; i < r.last; ++i)
-                for (int w : sch.outputs(units[i])) made += wire[w].byte_size(), see(static_cast<std::size_t>(units[i].step), wire[w]);
-            const std::size_t acc1 = sums_bytes();
-            cur.peak_bytes = std::max(cur.peak_bytes, held + made + (acc1 > acc0 ? acc1 - acc0 : 0));
-            held = held + made + acc1 - acc0;
-        } else {
-            std::vector<std::size_t> before(b - a), after(b - a), file(b - a, 0);
-            for (std::size_t i = 0; i < b - a; ++i) before[i] = wire[acts[a + i].wire].byte_size();
-            // An input's first load calls the provider, in parallel with the other loads
-            // of the run (runtime.h): reading and expanding a seeded upload is a large
-            // share of a job, and one thread doing it would leave the others idle.
-            if (kind == Kind::Load)
-                for (std::size_t i = a; i < b; ++i) {
-                    const int w = acts[i].wire;
-                    if (w < plan_.input_count && !fetched[w]) fetched[w] = 2;
-                }
-            for_each(b - a, [&](std::size_t i) {
-                const Action& x = acts[a + i];
-                auto& c = wire[x.wire];
-                switch (kind) {
-                    case Kind::Load:
-                        if (x.wire < plan_.input_count && fetched[x.wire] == 2) {
-                            c = (*src.provider)(static_cast<std::size_t>(x.wire));
-                            check_input(x.wire, c);
-                        } else {
-                            c = store.read(x.wire);
-                        }
-                        if (c.level() > x.level) c = dropped_copy(c, x.level);  // a lazy input: only the limbs read
-                        break;
-                    case Kind::Spill:
-                        file[i] = store.write(x.wire, c);
-                        c = ckks::Ciphertext();
-                        break;
-                    case Kind::Drop: c = dropped_copy(c, x.level); break;
-                    case Kind::Free: c = ckks::Ciphertext(); break;
-                    case Kind::Run: break;
-                }
-                after[i] = c.empty() ? 0 : c.byte_size();
-            });
-            for (std::size_t i = 0; i < b - a; ++i) {
-                held = held - before[i] + after[i];
-                if (kind == Kind::Spill) cur.spill_bytes += before[i], cur.spill_file_bytes += file[i], ++spilled;
-                if (kind == Kind::Load) {
-                    const int w = acts[a + i].wire;
-                    if (w < plan_.input_count && fetched[w] == 2) fetched[w] = 1, cur.input_load_bytes += after[i];
-                    else cur.load_bytes += after[i], --spilled;
-                }
-            }
-            if (kind == Kind::Load) cur.peak_bytes = std::max(cur.peak_bytes, held);
+    // After actions [a, b), with `held` bytes in memory and `spilled` ciphertexts on disk.
+    void actions_done(std::size_t a, std::size_t b, const std::vector<ckks::Ciphertext>& wire, std::size_t held, std::size_t spilled) {
+        const std::size_t S = st_.size();
+        for (std::size_t s = 0; s < S; ++s) {
+            const auto e = sch_.step_end()[s];
+            if (done_[s] || e < static_cast<std::ptrdiff_t>(a) || e >= static_cast<std::ptrdiff_t>(b)) continue;
+            done_[s] = 1;
+            st_[s].outputs = plan_.steps[s].output_count();
+            st_[s].live = 0;
+            for (const auto& c : wire) st_[s].live += !c.empty();
+            st_[s].live_bytes = held;
+            st_[s].spilled = spilled;
         }
-        cur.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        finish_steps(a, b);
-        a = b;
+        for (; reported_ < S && done_[reported_]; ++reported_) {
+            if (trace_) trace_->push_back(st_[reported_]);
+            if (opt_.progress) opt_.progress(reported_, st_[reported_]);
+        }
     }
-    std::vector<ckks::Ciphertext> out(plan_.outputs.size());
-    for (std::size_t k = 0; k < out.size(); ++k) {
-        if (wire[plan_.outputs[k]].empty()) throw std::logic_error("Runtime: output wire " + std::to_string(plan_.outputs[k]) + " was not kept");
-        out[k] = wire[plan_.outputs[k]];  // copy: an output may repeat
+
+private:
+    const Plan& plan_;
+    const Schedule& sch_;
+    const RunOptions& opt_;
+    std::vector<StepRecord>* trace_;
+    std::vector<StepRecord> st_;
+    std::vector<char> seen_, done_;
+    std::size_t reported_ = 0;
+};
+
+}  // namespace
+
+// One run of the schedule's actions: action execution (waves of units, memory actions),
+// memory accounting (bytes held, ciphertexts on disk) and trace recording (Recorder).
+class Runtime::Execution {
+public:
+    Execution(const Runtime& rt, Source& src, int top, const RunOptions& opt, std::vector<StepRecord>* trace)
+        : rt_(rt), plan_(rt.plan_), src_(src), top_(top),
+          sch_(rt.plan_, top, rt.ctx_->n(), scheduled(opt.exec, src.provider != nullptr)),
+          wire_(static_cast<std::size_t>(plan_.wire_count())),
+          fetched_(static_cast<std::size_t>(plan_.input_count), src.held ? 1 : 0),
+          store_(rt.ctx_, opt.exec.spill_dir),
+          rec_(plan_, sch_, opt, trace) {
+        if (src.held) {
+            for (std::size_t i = 0; i < src.held->size(); ++i) wire_[i] = std::move((*src.held)[i]);
+            src.held->clear();
+        }
+        for (const auto& c : wire_) held_ += c.empty() ? 0 : c.byte_size();
     }
-    return out;
+
+    std::vector<ckks::Ciphertext> run() {
+        const auto& acts = sch_.actions();
+        for (std::size_t a = 0; a < acts.size();) {
+            // A run of consecutive actions of one kind and step: independent, done in parallel.
+            std::size_t b = a + 1;
+            if (acts[a].kind != Action::Kind::Run)
+                while (b < acts.size() && acts[b].kind == acts[a].kind && acts[b].step == acts[a].step) ++b;
+            const auto t0 = std::chrono::steady_clock::now();
+            if (acts[a].kind == Action::Kind::Run) run_wave(acts[a]);
+            else memory_actions(a, b);
+            rec_[acts[a].step].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            rec_.actions_done(a, b, wire_, held_, spilled_);
+            a = b;
+        }
+        return outputs();
+    }
+
+private:
+    // Action execution: a wave's units in parallel.
+    void run_wave(const Action& r) {
+        const auto& units = sch_.units();
+        const std::size_t acc0 = sums_bytes();
+        std::vector<Ops> ops(r.last - r.first);
+        for_each(r.last - r.first, [&](std::size_t i) {
+            const Unit& u = units[r.first + i];
+            const Step& st = plan_.steps[u.step];
+            if (st.kind == Step::Kind::Square) {
+                ops[i] = rt_.run_square(st, static_cast<std::size_t>(u.item), wire_);
+            } else if (u.split()) {  // alone in its wave (schedule.h)
+                auto& sums = split_sums_[{u.step, u.item}];
+                ops[i] = rt_.run_group(st.groups[u.item], u, wire_, top_, sums);
+                if (u.last()) split_sums_.erase({u.step, u.item});
+            } else {
+                GroupSums sums;
+                ops[i] = rt_.run_group(st.groups[u.item], u, wire_, top_, sums);
+            }
+        });
+        account_wave(r, acc0, ops);
+    }
+
+    // Action execution: consecutive loads, spills, drops or frees of one step, in parallel.
+    void memory_actions(std::size_t a, std::size_t b) {
+        const auto& acts = sch_.actions();
+        const Action::Kind kind = acts[a].kind;
+        std::vector<std::size_t> before(b - a), after(b - a), file(b - a, 0);
+        for (std::size_t i = 0; i < b - a; ++i) before[i] = wire_[acts[a + i].wire].byte_size();
+        // An input's first load calls the provider, in parallel with the other loads of the
+        // run (runtime.h): reading and expanding a seeded upload is a large share of a job,
+        // and one thread doing it would leave the others idle.
+        if (kind == Action::Kind::Load)
+            for (std::size_t i = a; i < b; ++i) {
+                const int w = acts[i].wire;
+                if (w < plan_.input_count && !fetched_[w]) fetched_[w] = 2;
+            }
+        for_each(b - a, [&](std::size_t i) {
+            const Action& x = acts[a + i];
+            auto& c = wire_[x.wire];
+            switch (kind) {
+                case Action::Kind::Load: c = load(x); break;
+                case Action::Kind::Spill:
+                    file[i] = store_.write(x.wire, c);
+                    c = ckks::Ciphertext();
+                    break;
+                case Action::Kind::Drop: c = dropped_copy(c, x.level); break;
+                case Action::Kind::Free: c = ckks::Ciphertext(); break;
+                case Action::Kind::Run: break;
+            }
+            after[i] = c.empty() ? 0 : c.byte_size();
+        });
+        account_memory(a, b, before, after, file);
+    }
+
+    // An input from the provider (its first load) or a spilled wire from its file, at the
+    // level the schedule keeps it at.
+    ckks::Ciphertext load(const Action& x) {
+        ckks::Ciphertext c;
+        if (x.wire < plan_.input_count && fetched_[x.wire] == 2) {
+            c = (*src_.provider)(static_cast<std::size_t>(x.wire));
+            check_input(x.wire, c);
+        } else {
+            c = store_.read(x.wire);
+        }
+        if (c.level() > x.level) c = dropped_copy(c, x.level);  // a lazy input: only the limbs read
+        return c;
+    }
+
+    void check_input(int w, ckks::Ciphertext& c) const {
+        if (c.empty() || c.context()->id() != rt_.ctx_->id()) throw std::invalid_argument("Runtime: input " + std::to_string(w) + " belongs to other parameters");
+        if (c.level() != top_ || c.size() != 2)
+            throw std::invalid_argument("Runtime: input " + std::to_string(w) + " is at level " + std::to_string(c.level()) + ", size " +
+                                        std::to_string(c.size()) + "; expected level " + std::to_string(top_) + ", size 2");
+        rt_.eval_.to_coeff_inplace(c);
+    }
+
+    // Memory accounting of a wave: its operations, the outputs made, plus a split group's
+    // sums made (first part) or consumed (last).
+    void account_wave(const Action& r, std::size_t acc0, const std::vector<Ops>& ops) {
+        StepRecord& cur = rec_[r.step];
+        for (const Ops& o : ops) o.add_to(cur);
+        const auto& units = sch_.units();
+        std::size_t made = 0;
+        for (std::size_t i = r.first; i < r.last; ++i)
+            for (int w : sch_.outputs(units[i])) made += wire_[w].byte_size(), rec_.output_made(units[i].step, wire_[w]);
+        const std::size_t acc1 = sums_bytes();
+        cur.peak_bytes = std::max(cur.peak_bytes, held_ + made + (acc1 > acc0 ? acc1 - acc0 : 0));
+        held_ = held_ + made + acc1 - acc0;
+    }
+
+    // Memory accounting of memory actions [a, b): each one's bytes before and after (and
+    // its spill file's bytes).
+    void account_memory(std::size_t a, std::size_t b, const std::vector<std::size_t>& before, const std::vector<std::size_t>& after,
+                        const std::vector<std::size_t>& file) {
+        const auto& acts = sch_.actions();
+        const Action::Kind kind = acts[a].kind;
+        StepRecord& cur = rec_[acts[a].step];
+        for (std::size_t i = 0; i < b - a; ++i) {
+            held_ = held_ - before[i] + after[i];
+            const int w = acts[a + i].wire;
+            switch (kind) {
+                case Action::Kind::Spill: cur.spill_bytes += before[i], cur.spill_file_bytes += file[i], ++cur.spills, ++spilled_; break;
+                case Action::Kind::Load:
+                    if (w < plan_.input_count && fetched_[w] == 2) fetched_[w] = 1, cur.input_load_bytes += after[i];
+                    else cur.load_bytes += after[i], ++cur.loads, --spilled_;
+                    break;
+                case Action::Kind::Drop: cur.drop_bytes += after[i], ++cur.drops; break;
+                case Action::Kind::Free:
+                case Action::Kind::Run: break;
+            }
+        }
+        if (kind == Action::Kind::Load) cur.peak_bytes = std::max(cur.peak_bytes, held_);
+    }
+
+    std::size_t sums_bytes() const {
+        std::size_t b = 0;
+        for (const auto& [k, v] : split_sums_) b += v.bytes();
+        return b;
+    }
+
+    std::vector<ckks::Ciphertext> outputs() const {
+        std::vector<ckks::Ciphertext> out(plan_.outputs.size());
+        for (std::size_t k = 0; k < out.size(); ++k) {
+            if (wire_[plan_.outputs[k]].empty()) throw std::logic_error("Runtime: output wire " + std::to_string(plan_.outputs[k]) + " was not kept");
+            out[k] = wire_[plan_.outputs[k]];  // copy: an output may repeat
+        }
+        return out;
+    }
+
+    const Runtime& rt_;
+    const Plan& plan_;
+    Source& src_;
+    int top_;
+    const Schedule sch_;
+    std::vector<ckks::Ciphertext> wire_;
+    std::vector<char> fetched_;  // per input: 0 not yet, 2 being fetched by this run of loads, 1 fetched
+    detail::SpillStore store_;
+    std::map<std::pair<int, int>, GroupSums> split_sums_;  // of the split groups in progress, by (step, group)
+    std::size_t held_ = 0, spilled_ = 0;  // bytes in memory, ciphertexts on disk
+    Recorder rec_;
+};
+
+std::vector<ckks::Ciphertext> Runtime::execute(Source& src, int top, const RunOptions& opt, std::vector<StepRecord>* trace) const {
+    if (top < plan_.depth || top > ctx_->max_level())
+        throw std::invalid_argument("Runtime: inputs at level " + std::to_string(top) + ", the plan needs " + std::to_string(plan_.depth) +
+                                    " levels and the parameters have " + std::to_string(ctx_->max_level()));
+    return Execution(*this, src, top, opt, trace).run();
 }
 
 }  // namespace hecnn::he

@@ -24,7 +24,7 @@ struct Uses {
 class Builder {
 public:
     Builder(const Plan& plan, const Schedule& sch, int top, std::size_t n, const ExecutionOptions& opt,
-            std::vector<Action>& actions, std::vector<StepMemory>& steps)
+            std::vector<Action>& actions, std::vector<StepRecord>& steps)
         : plan_(plan), sch_(sch), top_(top), n_(n), opt_(opt), limit_(opt.memory.bytes()), actions_(actions), steps_(steps) {}
 
     std::size_t run(std::size_t& initial) {
@@ -114,7 +114,7 @@ private:
     bool has_use(int w) const { return next_[w] < uses_.begin[w + 1]; }
     std::size_t next_unit(int w) const { return has_use(w) ? uses_.unit[next_[w]] : kNever; }
     std::size_t size_of(int w) const { return Schedule::bytes(cur_[w], plan_.wire_size[w], n_); }
-    StepMemory& sm() { return steps_.empty() ? scratch_ : steps_[static_cast<std::size_t>(step_)]; }
+    StepRecord& sm() { return steps_.empty() ? scratch_ : steps_[static_cast<std::size_t>(step_)]; }
 
     void emit(Action::Kind k, int w, int level = -1) {
         Action a;
@@ -276,14 +276,14 @@ private:
     ExecutionOptions opt_;
     std::size_t limit_;  // the budget in bytes
     std::vector<Action>& actions_;
-    std::vector<StepMemory>& steps_;
+    std::vector<StepRecord>& steps_;
     Uses uses_;
     std::vector<int> cur_;
     std::vector<State> state_;
     std::vector<std::size_t> next_;
     std::vector<std::size_t> pin_;  // wave id that pins the wire (kNever: none)
     std::set<std::pair<std::size_t, int>> by_next_;  // held wires by next use
-    StepMemory scratch_;  // accounting sink for a plan without steps
+    StepRecord scratch_;  // accounting sink for a plan without steps
     std::size_t held_ = 0, held_count_ = 0, spilled_count_ = 0, reserved_ = 0, pinned_ = 0, peak_ = 0, wave_ = 0;
     std::size_t fixed_ = 0;  // held accumulators of a split group (never spilled)
     std::size_t spilled_bytes_ = 0, max_spilled_ = 0;
@@ -327,7 +327,7 @@ Schedule::Schedule(const Plan& plan, int top, std::size_t n, const ExecutionOpti
 
 void Schedule::build(const ExecutionOptions& opt) {
     actions_.clear();
-    steps_.assign(plan_.steps.size(), StepMemory{});
+    steps_.assign(plan_.steps.size(), StepRecord{});
     Builder b(plan_, *this, top_, n_, opt, actions_, steps_);
     peak_ = b.run(initial_);
     max_spilled_ = b.max_spilled();

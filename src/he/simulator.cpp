@@ -129,10 +129,10 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
     }
     p.input_ciphertexts = static_cast<std::size_t>(plan.input_count);
 
-    p.steps.resize(plan.steps.size());
+    p.steps = sch.steps();  // the memory fields; the rest is predicted here
     for (std::size_t si = 0; si < plan.steps.size(); ++si) {
         const Step& st = plan.steps[si];
-        StepPrediction& sp = p.steps[si];
+        StepRecord& sp = p.steps[si];
         sp.kind = st.kind_name();
         sp.name = st.name;
         sp.outputs = st.output_count();
@@ -203,20 +203,16 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
 
     // Memory: the schedule's decisions and their cost.
     for (const Action& a : sch.actions()) {
-        if (a.kind == Action::Kind::Drop) {
-            StepPrediction& sp = p.steps[static_cast<std::size_t>(a.step)];
-            ++sp.drops;
+        if (a.kind == Action::Kind::Drop) {  // (counted by the schedule)
+            StepRecord& sp = p.steps[static_cast<std::size_t>(a.step)];
             sp.seconds += rates.copy_ms * cost.lin(a.level, size[a.wire]) * 1e-3;
         }
     }
     for (std::size_t si = 0; si < plan.steps.size(); ++si) {
-        const StepMemory& m = sch.steps()[si];
-        StepPrediction& sp = p.steps[si];
-        sp.live = m.live, sp.live_bytes = m.live_bytes, sp.peak_bytes = m.peak_bytes;
-        sp.spilled = m.spilled, sp.spill_bytes = m.spill_bytes, sp.load_bytes = m.load_bytes;
+        StepRecord& sp = p.steps[si];
         // Spill traffic at the rate of one reference ciphertext (∝ bytes).
         const double ref_bytes = static_cast<double>(Schedule::bytes(rates.limbs - 1, 2, std::size_t{1} << rates.log_n));
-        sp.seconds += rates.spill_ms * static_cast<double>(m.spill_bytes + m.load_bytes) / ref_bytes * 1e-3 / exec.threads * rates.threads;
+        sp.seconds += rates.spill_ms * static_cast<double>(sp.spill_bytes + sp.load_bytes) / ref_bytes * 1e-3 / exec.threads * rates.threads;
         p.macs += sp.macs, p.squares += sp.squares, p.relins += sp.relins, p.rescales += sp.rescales, p.seconds += sp.seconds;
         p.spill_bytes += sp.spill_bytes, p.load_bytes += sp.load_bytes;
     }

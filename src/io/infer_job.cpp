@@ -57,7 +57,7 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     he::RunOptions run;
     run.exec = so.exec;
     run.input_level = info.level;
-    run.progress = [&](std::size_t i, const he::StepTrace&) {
+    run.progress = [&](std::size_t i, const he::StepRecord&) {
         if (i < pred.steps.size()) predicted_done += pred.steps[i].seconds;
         report(i + 1);
         if (opt.cancelled && opt.cancelled()) throw JobCancelled("job cancelled after step " + std::to_string(i + 1));

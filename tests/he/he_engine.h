@@ -36,7 +36,7 @@ struct HeSetup {
 
     // Encrypt, run on the server side (relinearisation key only), decrypt.
     std::vector<double> infer(const he::Plan& plan, std::span<const double> batch, std::size_t samples,
-                              std::vector<he::StepTrace>* trace = nullptr, const he::RunOptions& opt = {}) const {
+                              std::vector<he::StepRecord>* trace = nullptr, const he::RunOptions& opt = {}) const {
         auto in = he::encrypt_batch(encoder, enc, batch, samples, static_cast<std::size_t>(plan.input_count));
         he::Runtime rt(plan, ctx, rk);
         auto out = rt.run(std::move(in), opt, trace);

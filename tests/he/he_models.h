@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hecnn/he/plan.h"
 #include "hecnn/nn/model.h"
 
 namespace hecnn::test {
@@ -162,6 +163,54 @@ inline nn::Model cryptonets(int64_t S = 28, unsigned seed = 7) {
     b.act("element");
     b.dense(10);
     return b.finish();
+}
+
+// A wide first layer (600 ciphertexts, squared) and narrow later ones: the peak is far
+// above what any one unit needs, so a budget in between forces spilling. (In CryptoNets
+// the dense layer reads every square and x: that one unit is the whole peak.)
+inline nn::Model wide_then_narrow() {
+    Builder b({2, 10, 10}, 77);
+    b.conv(6, 3, 1, 1);
+    b.act("element");
+    b.conv(3, 3, 2, 1);
+    b.act("channel");
+    b.dense(10);
+    return b.finish();
+}
+
+// A plan written by hand, small enough to follow on paper: inputs w0, w1;
+//   step 0 linear  w2 = 0.5·w0 − 0.25·w1 + 0.125
+//   step 1 square  w3 = w2²          (eager, or lazy: size 3, finished by step 2)
+//   step 2 linear  w4 = 0.75·w2 + 0.5·w3 − 0.0625
+// output w4. Depths 0, 0, 1, 2, 3: step 2 reads w2 one level below where the square read
+// it, so w2 is dropped after the square.
+inline he::Plan tiny_plan(bool lazy = false) {
+    he::Plan p;
+    p.input_shape = {2};
+    p.output_shape = {1};
+    p.input_count = 2;
+    p.wire_depth = {0, 0, 1, 2, 3};
+    p.wire_size = {2, 2, 2, lazy ? 3 : 2, 2};
+    p.wire_step = {-1, -1, 0, 1, 2};
+    he::Step a;
+    a.kind = he::Step::Kind::Linear;
+    a.name = "a";
+    a.groups = {{.inputs = {0, 1}, .outputs = {2}, .weights = {0.5, -0.25}, .bias = {0.125}}};
+    he::Step sq;
+    sq.kind = he::Step::Kind::Square;
+    sq.name = "sq";
+    sq.inputs = {2};
+    sq.outputs = {3};
+    sq.lazy_relin = lazy;
+    he::Step b;
+    b.kind = he::Step::Kind::Linear;
+    b.name = "b";
+    b.groups = {{.inputs = {2, 3}, .outputs = {4}, .weights = {0.75, 0.5}, .bias = {-0.0625}}};
+    b.relin_outputs = lazy;
+    p.steps = {a, sq, b};
+    p.outputs = {4};
+    p.depth = 3;
+    return p;
 }
 
 inline std::vector<double> random_inputs(std::size_t n, unsigned seed, double lo = -1, double hi = 1) {

@@ -92,7 +92,7 @@ TEST(Pipeline, CryptoNetsShapeAgreesWithReference) {
     EXPECT_GT(r.encrypt_seconds, 0);
     EXPECT_GT(r.predicted_server_seconds, 0);
     double sum = 0;
-    for (const auto& s : r.steps) sum += s.predicted_seconds;
+    for (const auto& s : r.steps) sum += s.predicted.seconds;
     EXPECT_NEAR(sum, r.predicted_server_seconds, 1e-9 * sum);
     EXPECT_GT(r.peak_rss_bytes, 0u);
 }

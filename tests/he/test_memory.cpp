@@ -1,8 +1,8 @@
-// The memory side of the runtime: the schedule (free after the last consumer, early level
-// drops, spilling under a budget, lazy inputs), checked by replaying its actions against
-// the plan, and encrypted runs under a budget that the unbudgeted run exceeds: the same
-// ciphertexts, the peak within the budget, the simulator's memory figures equal to the
-// runtime's trace. Small insecure parameters (N = 2^11, test only).
+// The memory side of the runtime: encrypted runs under a budget that the unbudgeted run
+// exceeds — the same ciphertexts, the peak within the budget, the simulator's record of
+// every step equal to the runtime's — and the allocator set-up for inference. (The
+// schedule's own tests: test_schedule.cpp.) Small insecure parameters (N = 2^11, test
+// only).
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,93 +14,6 @@
 
 using namespace hecnn;
 using namespace hecnn::test;
-using Kind = he::Action::Kind;
-
-namespace {
-
-// Replays the actions with the plan's rules, independently of the schedule's own
-// bookkeeping: every unit runs once, in order, with its inputs in memory at (at least)
-// the level it reads them at; only held wires are spilled, dropped or freed; only spilled
-// wires (or not yet fetched lazy inputs) are loaded; the outputs are held at the end.
-// Returns the largest bytes held (+ the running wave's outputs).
-std::size_t replay(const he::Plan& plan, const he::Schedule& sch, int top, std::size_t n, bool lazy_inputs) {
-    const int W = plan.wire_count();
-    std::vector<int> level(W, -1);  // −1: not in memory
-    std::vector<char> on_disk(W, 0), fetched(W, 0);
-    std::size_t held = 0, peak = 0;
-    auto bytes = [&](int w) { return he::Schedule::bytes(level[w], plan.wire_size[w], n); };
-    for (int w = 0; w < plan.input_count && !lazy_inputs; ++w) level[w] = top, held += bytes(w), fetched[w] = 1;
-    peak = held;
-    std::size_t next_unit = 0;
-    for (const auto& a : sch.actions()) {
-        switch (a.kind) {
-            case Kind::Run: {
-                EXPECT_EQ(a.first, next_unit);
-                std::size_t made = 0;
-                for (std::size_t u = a.first; u < a.last; ++u) {
-                    const auto& un = sch.units()[u];
-                    EXPECT_EQ(un.step, a.step);
-                    if (un.split()) {  // alone in its wave; its sums live from the first part to the last
-                        EXPECT_EQ(a.last - a.first, 1u);
-                        const std::size_t acc = sch.accumulator_bytes(plan.steps[un.step].groups[un.item]);
-                        if (un.part == 0) made += acc;
-                        if (un.last()) held -= acc;
-                    }
-                    const auto& st = plan.steps[un.step];
-                    for (int w : sch.inputs(un)) {
-                        const int need = st.kind == he::Step::Kind::Square ? plan.operand_level(st, static_cast<std::size_t>(un.item), top)
-                                                                            : plan.read_level(st.groups[un.item], w, top);
-                        EXPECT_GE(level[w], need) << "unit " << u << " reads wire " << w;
-                    }
-                    if (plan.steps[un.step].kind == he::Step::Kind::Linear) {
-                        EXPECT_EQ(sch.outputs(un).empty(), !un.last());
-                        if (un.last()) {
-                            EXPECT_EQ(un.end, plan.steps[un.step].groups[un.item].inputs.size());
-                        }
-                    }
-                    for (int w : sch.outputs(un)) {
-                        EXPECT_EQ(level[w], -1) << "wire " << w << " produced twice";
-                        level[w] = plan.wire_level(w, top), made += bytes(w);
-                    }
-                }
-                peak = std::max(peak, held + made);
-                held += made;
-                next_unit = a.last;
-                break;
-            }
-            case Kind::Load:
-                EXPECT_EQ(level[a.wire], -1);
-                EXPECT_TRUE(on_disk[a.wire] || (a.wire < plan.input_count && !fetched[a.wire])) << "wire " << a.wire;
-                on_disk[a.wire] = 0, fetched[a.wire] = 1;
-                level[a.wire] = a.level, held += bytes(a.wire);
-                peak = std::max(peak, held);
-                break;
-            case Kind::Spill:
-                EXPECT_GE(level[a.wire], 0);
-                held -= bytes(a.wire), level[a.wire] = -1, on_disk[a.wire] = 1;
-                break;
-            case Kind::Drop:
-                EXPECT_LT(a.level, level[a.wire]);
-                held -= bytes(a.wire), level[a.wire] = a.level, held += bytes(a.wire);
-                break;
-            case Kind::Free:
-                EXPECT_GE(level[a.wire], 0);
-                held -= bytes(a.wire), level[a.wire] = -1;
-                break;
-        }
-    }
-    EXPECT_EQ(next_unit, sch.units().size());
-    for (int w : plan.outputs) EXPECT_EQ(level[w], plan.wire_level(w, top)) << "output wire " << w;
-    return peak;
-}
-
-std::size_t count(const he::Schedule& sch, Kind k, int step = -1) {
-    std::size_t c = 0;
-    for (const auto& a : sch.actions()) c += a.kind == k && (step < 0 || a.step == step);
-    return c;
-}
-
-}  // namespace
 
 TEST(Memory, ParseByteSize) {
     EXPECT_EQ(he::parse_byte_size("123456"), 123456u);
@@ -111,96 +24,6 @@ TEST(Memory, ParseByteSize) {
     EXPECT_THROW(he::parse_byte_size("two"), std::invalid_argument);
     EXPECT_THROW(he::parse_byte_size("2X"), std::invalid_argument);
     EXPECT_THROW(he::parse_byte_size("-1G"), std::invalid_argument);
-}
-
-TEST(Schedule, FreesAfterTheLastConsumerAndDropsLevels) {
-    const auto plan = he::compile(cryptonets(28));
-    const int top = plan.depth;
-    const std::size_t n = std::size_t{1} << 14;
-    const he::Schedule sch(plan, top, n, {.memory = he::MemoryBudget::unlimited()});
-    const std::size_t peak = replay(plan, sch, top, n, false);
-    EXPECT_EQ(peak, sch.peak_bytes());
-    EXPECT_EQ(count(sch, Kind::Spill), 0u);
-    // The conv's inputs go as its sweep passes them: the conv step never holds all 784
-    // inputs and all 864 outputs at once.
-    const std::size_t all_at_once = 784 * he::Schedule::bytes(top, 2, n) + 864 * he::Schedule::bytes(top - 1, 2, n);
-    EXPECT_LT(sch.steps()[0].peak_bytes, all_at_once);
-    EXPECT_GT(count(sch, Kind::Free, 0), 0u);
-    // act1's x: squared at level 4, then read by the dense layer's b·x term at level 3 only.
-    EXPECT_EQ(count(sch, Kind::Drop, 1), 864u);
-    for (const auto& a : sch.actions())
-        if (a.kind == Kind::Drop && a.step == 1) {
-            EXPECT_EQ(a.level, top - 2);
-        }
-}
-
-namespace {
-
-// A wide first layer (600 ciphertexts, squared) and narrow later ones: the peak is far
-// above what any one unit needs, so a budget in between forces spilling. (In CryptoNets
-// the dense layer reads every square and x: that one unit is the whole peak.)
-nn::Model wide_then_narrow() {
-    Builder b({2, 10, 10}, 77);
-    b.conv(6, 3, 1, 1);
-    b.act("element");
-    b.conv(3, 3, 2, 1);
-    b.act("channel");
-    b.dense(10);
-    return b.finish();
-}
-
-}  // namespace
-
-TEST(Schedule, SpillsUnderABudgetAndLoadsInputsLazily) {
-    const auto plan = he::compile(wide_then_narrow());
-    const int top = plan.depth;
-    const std::size_t n = std::size_t{1} << 14;
-    const he::Schedule free_run(plan, top, n, {.memory = he::MemoryBudget::unlimited(), .lazy_inputs = true});
-    const std::size_t budget = free_run.peak_bytes() / 2;
-    // Step by step, the 600 squares and their x do not fit: spills.
-    const he::Schedule sch(plan, top, n, {.memory = he::MemoryBudget::of(budget), .wave_units = 16, .order = he::Order::Steps, .lazy_inputs = true});
-    const std::size_t peak = replay(plan, sch, top, n, true);
-    EXPECT_LE(peak, budget);
-    EXPECT_EQ(peak, sch.peak_bytes());
-    EXPECT_GT(count(sch, Kind::Spill), 0u);
-    EXPECT_EQ(count(sch, Kind::Load), 200u + count(sch, Kind::Spill));  // every input once, every spill back
-    EXPECT_FALSE(std::any_of(sch.units().begin(), sch.units().end(), [](const he::Unit& u) { return u.split(); }));
-    EXPECT_FALSE(sch.depth_first());
-    // Depth first, the second conv's positions are computed as their receptive fields are
-    // made: no spill, a fraction of the peak. Auto picks it because it spills less.
-    const he::Schedule auto_sch(plan, top, n, {.memory = he::MemoryBudget::of(budget), .wave_units = 16, .lazy_inputs = true});
-    EXPECT_TRUE(auto_sch.depth_first());
-    const std::size_t df_peak = replay(plan, auto_sch, top, n, true);
-    EXPECT_EQ(count(auto_sch, Kind::Spill), 0u);
-    EXPECT_LT(df_peak, budget / 2);
-    EXPECT_EQ(df_peak, auto_sch.peak_bytes());
-    // One unit needs at least its sums and one input: a budget of one input ciphertext
-    // cannot hold a conv group's six sums.
-    auto tiny = [&] { he::Schedule s(plan, top, n, {.memory = he::MemoryBudget::of(he::Schedule::bytes(top, 2, n)), .lazy_inputs = true}); };
-    EXPECT_THROW(tiny(), std::runtime_error);
-}
-
-TEST(Schedule, SplitsALinearGroupTooLargeForTheBudget) {
-    // CryptoNets' dense layer reads all 1728 ciphertexts: under half the unbudgeted peak it
-    // runs in parts over slices of its inputs, with its sums held in between.
-    const auto plan = he::compile(cryptonets(28));
-    const int top = plan.depth;
-    const std::size_t n = std::size_t{1} << 14;
-    const he::Schedule free_run(plan, top, n, {.memory = he::MemoryBudget::unlimited(), .lazy_inputs = true});
-    const std::size_t budget = free_run.peak_bytes() / 2;
-    const he::Schedule sch(plan, top, n, {.memory = he::MemoryBudget::of(budget), .lazy_inputs = true});
-    const std::size_t peak = replay(plan, sch, top, n, true);
-    EXPECT_LE(peak, budget);
-    EXPECT_EQ(peak, sch.peak_bytes());
-    std::size_t parts = 0;
-    for (const auto& u : sch.units()) {
-        if (u.step == 2) {
-            EXPECT_TRUE(u.split());
-        }
-        parts += u.step == 2;
-    }
-    EXPECT_GT(parts, 1u);
-    EXPECT_FALSE(free_run.units()[864 + 144].split());  // unbudgeted: one unit
 }
 
 namespace {
@@ -219,11 +42,11 @@ bool same_words(const ckks::Ciphertext& a, const ckks::Ciphertext& b) {
 }
 
 // A run without a memory budget (2^40 bytes), its trace in `trace`.
-std::vector<ckks::Ciphertext> unbudgeted_run(const he::Runtime& rt, const std::vector<ckks::Ciphertext>& in, std::vector<he::StepTrace>& trace) {
+std::vector<ckks::Ciphertext> unbudgeted_run(const he::Runtime& rt, const std::vector<ckks::Ciphertext>& in, std::vector<he::StepRecord>& trace) {
     return rt.run(in, he::RunOptions{.exec = {.memory = he::MemoryBudget::unlimited()}}, &trace);
 }
 
-std::size_t peak_of(const std::vector<he::StepTrace>& trace) {
+std::size_t peak_of(const std::vector<he::StepRecord>& trace) {
     std::size_t peak = 0;
     for (const auto& t : trace) peak = std::max(peak, t.peak_bytes);
     return peak;
@@ -239,7 +62,7 @@ TEST_P(BudgetedRun, SpillsSplitsAndComputesTheSameCiphertexts) {
     Fixture f(GetParam() == 1 ? cryptonets(16, 9) : wide_then_narrow());
     he::Runtime rt(f.plan, f.he.ctx, f.he.rk);
     const auto in = he::encrypt_batch(f.he.encoder, f.he.enc, f.x, f.samples, f.F);
-    std::vector<he::StepTrace> free_trace, trace;
+    std::vector<he::StepRecord> free_trace, trace;
     const auto free_out = unbudgeted_run(rt, in, free_trace);
     const std::size_t free_peak = peak_of(free_trace);
 
@@ -285,14 +108,8 @@ TEST_P(BudgetedRun, SpillsSplitsAndComputesTheSameCiphertexts) {
         const auto pred = he::simulate(f.plan, *f.he.ctx, he::Rates::defaults(), so);
         const auto& tr = budgeted ? trace : free_trace;
         ASSERT_EQ(pred.steps.size(), tr.size());
-        for (std::size_t i = 0; i < tr.size(); ++i) {
-            EXPECT_EQ(pred.steps[i].peak_bytes, tr[i].peak_bytes) << "step " << i << " budgeted " << budgeted;
-            EXPECT_EQ(pred.steps[i].live, tr[i].live) << "step " << i;
-            EXPECT_EQ(pred.steps[i].live_bytes, tr[i].live_bytes) << "step " << i;
-            EXPECT_EQ(pred.steps[i].spilled, tr[i].spilled) << "step " << i;
-            EXPECT_EQ(pred.steps[i].spill_bytes, tr[i].spill_bytes) << "step " << i;
-            EXPECT_EQ(pred.steps[i].load_bytes, tr[i].load_bytes) << "step " << i;
-        }
+        for (std::size_t i = 0; i < tr.size(); ++i)
+            for (const auto& d : he::differences(pred.steps[i], tr[i])) ADD_FAILURE() << "step " << i << " budgeted " << budgeted << " " << d.describe();
     }
 }
 
@@ -319,7 +136,7 @@ TEST(Runtime, LazySquaresKeepTheEagerPrecision) {
     for (bool lazy : {false, true}) {
         const auto plan = he::compile(f.model, {.lazy_relin = lazy});
         ASSERT_EQ(plan.steps[1].lazy_relin, lazy);
-        std::vector<he::StepTrace> trace;
+        std::vector<he::StepRecord> trace;
         const auto got = f.he.infer(plan, f.x, f.samples, &trace);
         err[lazy] = compare(f.model, f.x, f.samples, got).max_abs;
         const int x_level = f.he.ctx->max_level() - 1;  // the conv's outputs
@@ -341,7 +158,7 @@ TEST(Runtime, ProductsUnderABudgetSpillAndComputeTheSameCiphertexts) {
     ASSERT_EQ(f.plan.steps.at(1).arity, 2);
     he::Runtime rt(f.plan, f.he.ctx, f.he.rk);
     const auto in = he::encrypt_batch(f.he.encoder, f.he.enc, f.x, f.samples, f.F);
-    std::vector<he::StepTrace> free_trace, trace;
+    std::vector<he::StepRecord> free_trace, trace;
     const auto free_out = unbudgeted_run(rt, in, free_trace);
     const std::size_t free_peak = peak_of(free_trace);
     const auto dir = std::filesystem::temp_directory_path() / ("hecnn-test-spill-product-" + std::to_string(::getpid()));
@@ -365,11 +182,8 @@ TEST(Runtime, ProductsUnderABudgetSpillAndComputeTheSameCiphertexts) {
     so.exec = opt.exec;
     const auto pred = he::simulate(f.plan, *f.he.ctx, he::Rates::defaults(), so);
     ASSERT_EQ(pred.steps.size(), trace.size());
-    for (std::size_t i = 0; i < trace.size(); ++i) {
-        EXPECT_EQ(pred.steps[i].peak_bytes, trace[i].peak_bytes) << "step " << i;
-        EXPECT_EQ(pred.steps[i].spill_bytes, trace[i].spill_bytes) << "step " << i;
-        EXPECT_EQ(pred.steps[i].load_bytes, trace[i].load_bytes) << "step " << i;
-    }
+    for (std::size_t i = 0; i < trace.size(); ++i)
+        for (const auto& d : he::differences(pred.steps[i], trace[i])) ADD_FAILURE() << "step " << i << " " << d.describe();
 }
 
 // A server's start: the heap pre-faulted once stays resident, and later blocks of other

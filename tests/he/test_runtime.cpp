@@ -23,7 +23,7 @@ void check_model(const nn::Model& m, std::size_t samples, double rel_bound, unsi
     const std::size_t F = static_cast<std::size_t>(plan.input_count);
     const auto x = random_inputs(samples * F, seed);
     HeSetup he(plan, x, samples, insecure_small());
-    std::vector<he::StepTrace> trace;
+    std::vector<he::StepRecord> trace;
     const auto got = he.infer(plan, x, samples, &trace);
     const auto e = compare(m, x, samples, got);
     EXPECT_LE(e.max_abs, rel_bound * std::max(1.0, e.max_ref)) << "max |ref| " << e.max_ref << "\n" << plan.summary();
@@ -32,15 +32,8 @@ void check_model(const nn::Model& m, std::size_t samples, double rel_bound, unsi
     // The simulator predicts what the runtime did.
     const auto pred = he::simulate(plan, *he.ctx, he::Rates::defaults());
     ASSERT_EQ(pred.steps.size(), trace.size());
-    for (std::size_t i = 0; i < trace.size(); ++i) {
-        EXPECT_EQ(pred.steps[i].level, trace[i].level) << "step " << i;
-        EXPECT_EQ(pred.steps[i].size, trace[i].size) << "step " << i;
-        EXPECT_EQ(pred.steps[i].outputs, trace[i].outputs) << "step " << i;
-        EXPECT_EQ(pred.steps[i].live, trace[i].live) << "step " << i;
-        EXPECT_EQ(pred.steps[i].live_bytes, trace[i].live_bytes) << "step " << i;
-        EXPECT_NEAR(pred.steps[i].min_scale / trace[i].min_scale, 1.0, 1e-12) << "step " << i;
-        EXPECT_NEAR(pred.steps[i].max_scale / trace[i].max_scale, 1.0, 1e-12) << "step " << i;
-    }
+    for (std::size_t i = 0; i < trace.size(); ++i)
+        for (const auto& d : he::differences(pred.steps[i], trace[i])) ADD_FAILURE() << "step " << i << " " << d.describe();
     EXPECT_EQ(trace.back().level, he.ctx->max_level() - plan.depth);
 }
 

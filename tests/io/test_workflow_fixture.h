@@ -78,7 +78,7 @@ inline he::MemoryBudget spilling_budget(const he::Plan& compiled, const io::Plan
         so.exec.memory = he::MemoryBudget::of(peak * k / 16);
         try {
             const auto p = he::simulate(compiled, *ctx, he::Rates::defaults(), so);
-            if (std::any_of(p.steps.begin(), p.steps.end(), [](const he::StepPrediction& s) { return s.spilled > 0; })) return so.exec.memory;
+            if (std::any_of(p.steps.begin(), p.steps.end(), [](const he::StepRecord& s) { return s.spilled > 0; })) return so.exec.memory;
         } catch (const std::runtime_error&) {  // below one unit
             break;
         }

@@ -1,6 +1,7 @@
 // Memory figures of this machine and process for the runtime's budget (Linux /proc).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 
@@ -30,12 +31,19 @@ void configure_allocator_for_inference();
 // run warm from the first). The heap is never trimmed, so RSS stays at least `bytes`.
 void prefault_heap(std::size_t bytes);
 
-// Ciphertext bytes this process has held at once so far, by the predicted peaks of the
-// runs it made (note_ciphertext_peak): with configure_allocator_for_inference a later run
-// reuses that much memory without first-touch page faults (SimulateOptions::warm_bytes).
-// Process-wide, thread-safe.
-std::size_t warm_ciphertext_bytes();
-void note_ciphertext_peak(std::size_t bytes);
+// Ciphertext bytes a process has held at once so far, by the predicted peaks of the runs
+// it made: with configure_allocator_for_inference a later run reuses that much memory
+// without first-touch page faults (SimulateOptions::warm_bytes). Owned by the caller that
+// makes the runs (bench infer's loop over batches), not hidden in the library; one per
+// process is the truth, since the pages are the allocator's. Not thread-safe.
+class WarmMemory {
+public:
+    std::size_t bytes() const { return bytes_; }
+    void note_peak(std::size_t bytes) { bytes_ = std::max(bytes_, bytes); }
+
+private:
+    std::size_t bytes_ = 0;
+};
 
 // Peak resident set size of this process so far (getrusage), bytes.
 std::size_t peak_rss_bytes();

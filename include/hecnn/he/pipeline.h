@@ -28,6 +28,7 @@
 #include "hecnn/he/plan.h"
 #include "hecnn/he/reference_check.h"
 #include "hecnn/he/simulator.h"
+#include "hecnn/he/step_record.h"
 #include "hecnn/math/csprng.h"
 #include "hecnn/nn/model.h"
 
@@ -48,11 +49,11 @@ struct PipelineOptions {
     ExecutionOptions exec;
 };
 
+// One server step: what the run measured and what the simulator predicted of it, the
+// same record (compare them with he::differences). The first step's predicted seconds
+// include the prediction's first-touch seconds.
 struct StepReport {
-    std::string kind, name;
-    int level = 0, size = 2;
-    std::size_t outputs = 0, live = 0, live_bytes = 0, peak_bytes = 0, spill_bytes = 0;
-    double seconds = 0, predicted_seconds = 0;
+    StepRecord measured, predicted;
 };
 
 struct PipelineReport {
@@ -109,7 +110,13 @@ CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> 
                                 const PipelineOptions& opt);
 
 // Runs the whole pipeline on `samples` preprocessed images (samples × features,
-// sample-major); labels may be empty.
+// sample-major); labels may be empty. `warm`: the memory this process has held in the
+// caller's earlier runs (memory.h); the prediction counts the rest of its peak as first
+// touched, and the run's predicted peak is noted in it. A caller making several runs in
+// one process (bench infer's batches) keeps one WarmMemory for all of them.
+PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,
+                            std::span<const int> labels, const PipelineOptions& opt, WarmMemory& warm, const PipelineHooks& hooks = {});
+// The same as the first run of a fresh process (nothing held before: cold).
 PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,
                             std::span<const int> labels, const PipelineOptions& opt, const PipelineHooks& hooks = {});
 

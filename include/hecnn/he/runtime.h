@@ -19,24 +19,9 @@
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/schedule.h"
+#include "hecnn/he/step_record.h"
 
 namespace hecnn::he {
-
-// What happened at one step (compared with the simulator's prediction in the tests).
-struct StepTrace {
-    int level = -1;               // level of the step's outputs
-    int size = 2;                 // polynomials per output ciphertext
-    std::size_t outputs = 0;      // ciphertexts produced
-    std::size_t live = 0;         // ciphertexts held in memory after the step
-    std::size_t live_bytes = 0;   // their bytes
-    std::size_t peak_bytes = 0;   // held + outputs of the running wave, max over the step
-    std::size_t spilled = 0;      // ciphertexts on disk after the step
-    std::size_t spill_bytes = 0, load_bytes = 0;  // spilled / loaded back during the step (in-memory bytes)
-    std::size_t spill_file_bytes = 0;             // bytes written to spill files
-    std::size_t input_load_bytes = 0;             // inputs fetched from the provider
-    double min_scale = 0, max_scale = 0;
-    double seconds = 0;
-};
 
 // Called with the index of an input ciphertext (0 … plan.input_count−1) when the runtime
 // first needs it, e.g. to read it from a batch file and expand a seeded ciphertext on the
@@ -50,8 +35,9 @@ struct RunOptions {
     // (ExecutionOptions::resolved) so that both use the same bytes. exec.lazy_inputs is
     // set by the form of run() called. exec.threads > 0: the run's OpenMP threads.
     ExecutionOptions exec;
-    // After each step: its index and trace.
-    std::function<void(std::size_t step, const StepTrace&)> progress{};
+    // After each step: its index and record (the fields the simulator predicts, measured,
+    // and the bytes written to spill files).
+    std::function<void(std::size_t step, const StepRecord&)> progress{};
     int input_level = -1;         // provider form: the inputs' level (−1: the top level)
 };
 
@@ -64,20 +50,23 @@ public:
     // the start. Returns one ciphertext per plan output. Parallel across independent
     // ciphertexts (OpenMP).
     std::vector<ckks::Ciphertext> run(std::vector<ckks::Ciphertext> inputs, const RunOptions& opt,
-                                      std::vector<StepTrace>* trace = nullptr) const;
+                                      std::vector<StepRecord>* trace = nullptr) const;
     // Inputs fetched on first use (each at opt.input_level, size 2).
-    std::vector<ckks::Ciphertext> run(const InputProvider& inputs, const RunOptions& opt, std::vector<StepTrace>* trace = nullptr) const;
+    std::vector<ckks::Ciphertext> run(const InputProvider& inputs, const RunOptions& opt, std::vector<StepRecord>* trace = nullptr) const;
     // Default options (the default memory budget) with a progress callback.
-    std::vector<ckks::Ciphertext> run(std::vector<ckks::Ciphertext> inputs, std::vector<StepTrace>* trace = nullptr,
-                                      const std::function<void(std::size_t step, const StepTrace&)>& progress = {}) const;
+    std::vector<ckks::Ciphertext> run(std::vector<ckks::Ciphertext> inputs, std::vector<StepRecord>* trace = nullptr,
+                                      const std::function<void(std::size_t step, const StepRecord&)>& progress = {}) const;
 
 private:
     struct Source;
     struct GroupSums;
-    std::vector<ckks::Ciphertext> execute(Source& src, int top, const RunOptions& opt, std::vector<StepTrace>* trace) const;
-    void run_square(const Step& st, std::size_t i, std::vector<ckks::Ciphertext>& wire) const;
+    struct Ops;
+    class Execution;
+    std::vector<ckks::Ciphertext> execute(Source& src, int top, const RunOptions& opt, std::vector<StepRecord>* trace) const;
+    // One square or product; returns the operations it made.
+    Ops run_square(const Step& st, std::size_t i, std::vector<ckks::Ciphertext>& wire) const;
     // One unit of a linear group; `sums` carries a split group's partial sums across its parts.
-    void run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::Ciphertext>& wire, int top, GroupSums& sums) const;
+    Ops run_group(const LinearGroup& g, const Unit& u, std::vector<ckks::Ciphertext>& wire, int top, GroupSums& sums) const;
 
     const Plan& plan_;
     ckks::ContextPtr ctx_;

@@ -35,6 +35,7 @@
 
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/step_record.h"
 
 namespace hecnn::he {
 
@@ -56,17 +57,6 @@ struct Action {
     std::size_t first = 0, last = 0;  // Run: units [first, last)
 };
 
-// Per step, as the schedule predicts it.
-struct StepMemory {
-    std::size_t peak_bytes = 0;        // held + running wave's outputs, max over the step
-    std::size_t live = 0, live_bytes = 0;  // held in memory after the step
-    std::size_t spilled = 0;           // ciphertexts on disk after the step
-    std::size_t spill_bytes = 0, load_bytes = 0;  // written / read back (in-memory bytes)
-    std::size_t input_load_bytes = 0;  // lazy inputs fetched from the provider
-    std::size_t drop_bytes = 0;        // bytes copied by level drops
-    std::int64_t spills = 0, loads = 0, drops = 0;
-};
-
 class Schedule {
 public:
     // top: the inputs' level; n: ring degree. opt.memory must be resolved or unlimited
@@ -81,7 +71,9 @@ public:
 
     const std::vector<Unit>& units() const { return units_; }
     const std::vector<Action>& actions() const { return actions_; }
-    const std::vector<StepMemory>& steps() const { return steps_; }
+    // Per step, its memory as predicted: the memory fields of StepRecord (the rest is the
+    // simulator's).
+    const std::vector<StepRecord>& steps() const { return steps_; }
     std::span<const int> inputs(const Unit& u) const;
     std::span<const int> outputs(const Unit& u) const;  // a split group's: at its last part only
     // Accumulators of a split group: per output one size-3 ciphertext at l+2 if it reads
@@ -105,7 +97,7 @@ private:
     std::size_t n_ = 0;
     std::vector<Unit> units_;
     std::vector<Action> actions_;
-    std::vector<StepMemory> steps_;
+    std::vector<StepRecord> steps_;
     std::vector<std::ptrdiff_t> step_end_;
     std::size_t peak_ = 0, initial_ = 0, max_spilled_ = 0;
     MemoryBudget budget_;

@@ -12,6 +12,7 @@
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/schedule.h"
+#include "hecnn/he/step_record.h"
 
 namespace hecnn::he {
 
@@ -53,23 +54,10 @@ struct SimulateOptions {
     std::size_t warm_bytes = SIZE_MAX;
 };
 
-struct StepPrediction {
-    std::string kind, name;
-    int level = 0;                 // outputs' level
-    int size = 2;                  // outputs' polynomials
-    double min_scale = 0, max_scale = 0;  // outputs' exact scales
-    std::size_t outputs = 0;       // ciphertexts produced
-    std::size_t live = 0;          // ciphertexts held in memory after the step
-    std::size_t live_bytes = 0;
-    std::size_t peak_bytes = 0;    // held + running wave's outputs, max over the step
-    std::size_t spilled = 0;       // ciphertexts on disk after the step
-    std::size_t spill_bytes = 0, load_bytes = 0;  // written / read back during the step
-    std::int64_t macs = 0, squares = 0, relins = 0, rescales = 0, drops = 0;  // squares: ciphertext × ciphertext products
-    double seconds = 0;
-};
-
 struct Prediction {
-    std::vector<StepPrediction> steps;
+    // Per step: the schedule's memory, and the levels, scales, counts and time predicted
+    // here — the fields the runtime fills when it runs (step_record.h).
+    std::vector<StepRecord> steps;
     std::size_t input_ciphertexts = 0, input_bytes = 0, input_bytes_seeded = 0;
     std::size_t output_ciphertexts = 0, output_bytes = 0;
     MemoryBudget memory_budget;     // the budget simulated (resolved)
