@@ -8,12 +8,6 @@
 namespace hecnn::he {
 namespace {
 
-std::vector<double> feature(std::span<const double> batch, std::size_t samples, std::size_t features, std::size_t f) {
-    std::vector<double> v(samples);
-    for (std::size_t b = 0; b < samples; ++b) v[b] = batch[b * features + f];
-    return v;
-}
-
 void check(const ckks::Encoder& enc, std::span<const double> batch, std::size_t samples, std::size_t features) {
     if (batch.size() != samples * features) throw std::invalid_argument("encrypt_batch: batch is not samples × features");
     if (samples > enc.slots())
@@ -22,6 +16,12 @@ void check(const ckks::Encoder& enc, std::span<const double> batch, std::size_t 
 
 }  // namespace
 
+std::vector<double> feature_slots(std::span<const double> batch, std::size_t samples, std::size_t features, std::size_t f) {
+    std::vector<double> v(samples);
+    for (std::size_t b = 0; b < samples; ++b) v[b] = batch[b * features + f];
+    return v;
+}
+
 std::vector<ckks::Ciphertext> encrypt_batch(const ckks::Encoder& encoder, const ckks::Encryptor& encryptor, std::span<const double> batch,
                                             std::size_t samples, std::size_t features, int level) {
     check(encoder, batch, samples, features);
@@ -29,7 +29,7 @@ std::vector<ckks::Ciphertext> encrypt_batch(const ckks::Encoder& encoder, const 
     const int lvl = level < 0 ? ctx->max_level() : level;
     std::vector<ckks::Ciphertext> out(features);
 #pragma omp parallel for schedule(dynamic)
-    for (std::size_t f = 0; f < features; ++f) out[f] = encryptor.encrypt(encoder.encode(feature(batch, samples, features, f), ctx->scale(), lvl));
+    for (std::size_t f = 0; f < features; ++f) out[f] = encryptor.encrypt(encoder.encode(feature_slots(batch, samples, features, f), ctx->scale(), lvl));
     return out;
 }
 
@@ -41,7 +41,7 @@ std::vector<ckks::SeededCiphertext> encrypt_batch_seeded(const ckks::Encoder& en
     std::vector<ckks::SeededCiphertext> out(features);
 #pragma omp parallel for schedule(dynamic)
     for (std::size_t f = 0; f < features; ++f)
-        out[f] = encryptor.encrypt_seeded(encoder.encode(feature(batch, samples, features, f), ctx->scale(), lvl));
+        out[f] = encryptor.encrypt_seeded(encoder.encode(feature_slots(batch, samples, features, f), ctx->scale(), lvl));
     return out;
 }
 

@@ -87,11 +87,8 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
         const ckks::Encryptor enc(ctx, keygen.secret_key());
         const int lvl = ctx->max_level();
 #pragma omp parallel for schedule(dynamic)
-        for (std::size_t f = 0; f < F; ++f) {
-            std::vector<double> v(samples);
-            for (std::size_t b = 0; b < samples; ++b) v[b] = batch[b * F + f];
-            upload[f] = ckks::serialize(enc.encrypt_seeded(encoder.encode(v, ctx->scale(), lvl)));
-        }
+        for (std::size_t f = 0; f < F; ++f)  // (one at a time: the batch's ciphertexts are never all held)
+            upload[f] = ckks::serialize(enc.encrypt_seeded(encoder.encode(feature_slots(batch, samples, F, f), ctx->scale(), lvl)));
     }
     r.encrypt_seconds = since(t);
     for (const auto& u : upload) r.upload_bytes += u.size();

@@ -1,67 +1,33 @@
 #include "hecnn/he/runtime.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <exception>
 #include <map>
 #include <stdexcept>
 #include <string>
 
+#include "hecnn/he/cpu_backend.h"
 #include "spill.h"
 
 namespace hecnn::he {
 namespace {
 
-// Runs body(i) for i < n: across threads when n is large enough to occupy them (engine
-// calls inside run single-threaded), else sequentially (the engine parallelises inside).
-template <class F>
-void for_each(std::size_t n, F body) {
-    const int threads = omp_get_max_threads();
-    if (n >= static_cast<std::size_t>(threads) * 2 && threads > 1) {
-        std::exception_ptr err;
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t i = 0; i < n; ++i) {
-            try {
-                body(i);
-            } catch (...) {
-#pragma omp critical(hecnn_he_err)
-                if (!err) err = std::current_exception();
-            }
-        }
-        if (err) std::rethrow_exception(err);
-    } else {
-        for (std::size_t i = 0; i < n; ++i) body(i);
-    }
-}
-
-// ExecutionOptions::threads for the duration of one run (0: leave OpenMP's setting).
+// ExecutionOptions::threads for the duration of one run (0: leave the backend's setting).
 class ThreadCount {
 public:
-    explicit ThreadCount(int threads) : before_(omp_get_max_threads()), set_(threads > 0) {
-        if (set_) omp_set_num_threads(threads);
-    }
+    ThreadCount(const Backend& be, int threads) : be_(be), set_(threads > 0), before_(set_ ? be.set_threads(threads) : 0) {}
     ~ThreadCount() {
-        if (set_) omp_set_num_threads(before_);
+        if (set_) be_.set_threads(before_);
     }
     ThreadCount(const ThreadCount&) = delete;
     ThreadCount& operator=(const ThreadCount&) = delete;
 
 private:
-    int before_;
+    const Backend& be_;
     bool set_;
+    int before_;
 };
-
-// Drop to `level` into a block of the new size: PolyBlock::drop_to_level keeps the
-// allocation, and the point of an early drop is to give the bytes back.
-ckks::Ciphertext dropped_copy(const ckks::Ciphertext& c, int level) {
-    ckks::Ciphertext out(c.context(), level, c.scale(), c.size(), c.is_ntt());
-    const std::size_t limb_bytes = c.n() * sizeof(std::uint64_t) * (static_cast<std::size_t>(level) + 1);
-    for (std::size_t k = 0; k < c.size(); ++k) std::memcpy(out.limb(k, 0), c.limb(k, 0), limb_bytes);
-    return out;
-}
 
 }  // namespace
 
@@ -72,7 +38,10 @@ struct Runtime::Source {
 };
 
 Runtime::Runtime(const Plan& plan, ckks::ContextPtr ctx, const ckks::RelinKey& rk)
-    : plan_(plan), ctx_(std::move(ctx)), rk_(rk), eval_(ctx_) {
+    : Runtime(plan, std::make_shared<const CpuBackend>(std::move(ctx)), rk) {}
+
+Runtime::Runtime(const Plan& plan, std::shared_ptr<const Backend> backend, const ckks::RelinKey& rk)
+    : plan_(plan), ctx_(backend->context()), rk_(rk), be_(std::move(backend)) {
     if (rk_.context()->id() != ctx_->id()) throw std::invalid_argument("Runtime: relinearisation key belongs to other parameters");
     for (const Step& st : plan_.steps) st.check_arity();
     if (ctx_->max_level() < plan_.depth)
@@ -95,7 +64,7 @@ Runtime::Ops Runtime::run_square(const Step& st, std::size_t i, std::vector<ckks
     // Lazy: size 3, NTT form, scale s² (s_x·s_y), at the operands' level — the consumer
     // relinearises its outputs and rescales them twice (no rescale of c2, see plan.h).
     if (op.size() == 1) {
-        wire[st.outputs[i]] = st.lazy_relin ? eval_.square(x) : eval_.square_relin_rescale(x, rk_);
+        wire[st.outputs[i]] = st.lazy_relin ? be_->square(x) : be_->square_relin_rescale(x, rk_);
         return ops;
     }
     // A product: the higher operand is read at the lower one's level, from a copy (another
@@ -103,11 +72,11 @@ Runtime::Ops Runtime::run_square(const Step& st, std::size_t i, std::vector<ckks
     const auto& y = wire[op.back()];
     const int l = std::min(x.level(), y.level());
     ckks::Ciphertext low;
-    if (x.level() > l || y.level() > l) low = dropped_copy(x.level() > l ? x : y, l);
-    auto r = eval_.multiply(x.level() > l ? low : x, y.level() > l ? low : y);
+    if (x.level() > l || y.level() > l) low = be_->dropped_copy(x.level() > l ? x : y, l);
+    auto r = be_->multiply(x.level() > l ? low : x, y.level() > l ? low : y);
     if (!st.lazy_relin) {
-        eval_.relinearize_inplace(r, rk_);
-        eval_.rescale_inplace(r);
+        be_->relinearize_inplace(r, rk_);
+        be_->rescale_inplace(r);
     }
     wire[st.outputs[i]] = std::move(r);
     return ops;
@@ -164,7 +133,7 @@ Runtime::Ops Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector
         std::vector<const ckks::Ciphertext*> ptr(I);
         for (std::size_t j = 0; j < I; ++j) ptr[j] = &wire[g.inputs[j]];
         ckks::LinearMap map{.outputs = O, .inputs = I, .weights = g.weights, .bias = g.bias, .rescale = true, .target_scale = delta};
-        auto out = eval_.linear(std::span<const ckks::Ciphertext* const>(ptr), map);
+        auto out = be_->linear(std::span<const ckks::Ciphertext* const>(ptr), map);
         for (std::size_t o = 0; o < O; ++o) wire[g.outputs[o]] = std::move(out[o]);
         ops.macs = static_cast<std::int64_t>(I * O), ops.rescales = static_cast<std::int64_t>(O);
         return ops;
@@ -176,10 +145,7 @@ Runtime::Ops Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector
         for (int w : g.inputs) (plan_.wire_size[w] == 3 ? hi : lo) = true;
         auto zeros = [&](int level, double scale, std::size_t size, bool ntt) {
             std::vector<ckks::Ciphertext> v;
-            for (std::size_t o = 0; o < O; ++o) {
-                v.emplace_back(ctx_, level, scale, size, ntt);
-                std::fill(v.back().words().begin(), v.back().words().end(), 0);
-            }
+            for (std::size_t o = 0; o < O; ++o) v.push_back(be_->allocate(level, scale, size, ntt, true));
             return v;
         };
         if (hi) sums.hi = zeros(l + 2, t_hi, 3, true);
@@ -198,13 +164,13 @@ Runtime::Ops Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector
         if (!sums.bias_added) map.bias = g.bias, sums.bias_added = true;
         map.rescale = false;
         map.weight_scale = (is_hi ? t_hi : t_lo) / ptr[0]->scale();
-        auto part = eval_.linear(std::span<const ckks::Ciphertext* const>(ptr), map);
+        auto part = be_->linear(std::span<const ckks::Ciphertext* const>(ptr), map);
         ops.macs += static_cast<std::int64_t>(map.inputs * O);
         auto& sum = is_hi ? sums.hi : sums.lo;
         const int at = is_hi ? l + 2 : l + 1;
         for (std::size_t o = 0; o < O; ++o) {
-            if (part[o].level() != at) eval_.drop_to_level_inplace(part[o], at);
-            if (!sum.empty()) eval_.add_inplace(sum[o], part[o]);
+            if (part[o].level() != at) be_->drop_to_level_inplace(part[o], at);
+            if (!sum.empty()) be_->add_inplace(sum[o], part[o]);
         }
         if (sum.empty()) sum = std::move(part);
     }
@@ -213,12 +179,12 @@ Runtime::Ops Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector
     for (std::size_t o = 0; o < O; ++o) {
         auto& c = out[o];
         if (c.size() == 3) {
-            eval_.relinearize_inplace(c, rk_);
-            eval_.rescale_inplace(c);  // by q_{l+2}: now at T_lo, level l+1
+            be_->relinearize_inplace(c, rk_);
+            be_->rescale_inplace(c);  // by q_{l+2}: now at T_lo, level l+1
             ++ops.relins, ++ops.rescales;
-            if (!sums.lo.empty()) eval_.add_inplace(c, sums.lo[o]);
+            if (!sums.lo.empty()) be_->add_inplace(c, sums.lo[o]);
         }
-        eval_.rescale_inplace(c);  // by q_{l+1}: Δ at level l
+        be_->rescale_inplace(c);  // by q_{l+1}: Δ at level l
         ++ops.rescales;
     }
     sums = GroupSums{};
@@ -227,7 +193,7 @@ Runtime::Ops Runtime::run_group(const LinearGroup& g, const Unit& u, std::vector
 }
 
 std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs, const RunOptions& opt, std::vector<StepRecord>* trace) const {
-    const ThreadCount threads(opt.exec.threads);
+    const ThreadCount threads(*be_, opt.exec.threads);
     if (inputs.size() != static_cast<std::size_t>(plan_.input_count))
         throw std::invalid_argument("Runtime: " + std::to_string(inputs.size()) + " input ciphertexts, the plan expects " +
                                     std::to_string(plan_.input_count));
@@ -237,14 +203,14 @@ std::vector<ckks::Ciphertext> Runtime::run(std::vector<ckks::Ciphertext> inputs,
         if (c.empty() || c.context()->id() != ctx_->id()) throw std::invalid_argument("Runtime: input " + std::to_string(i) + " belongs to other parameters");
         if (c.level() != top || c.size() != 2) throw std::invalid_argument("Runtime: input " + std::to_string(i) + " differs in level or size from input 0");
     }
-    for_each(inputs.size(), [&](std::size_t i) { eval_.to_coeff_inplace(inputs[i]); });
+    be_->parallel_for(inputs.size(), [&](std::size_t i) { be_->to_coeff_inplace(inputs[i]); });
     Source src{.held = &inputs};
     return execute(src, top, opt, trace);
 }
 
 std::vector<ckks::Ciphertext> Runtime::run(const InputProvider& inputs, const RunOptions& opt, std::vector<StepRecord>* trace) const {
     if (!inputs) throw std::invalid_argument("Runtime: empty input provider");
-    const ThreadCount threads(opt.exec.threads);
+    const ThreadCount threads(*be_, opt.exec.threads);
     const int top = opt.input_level < 0 ? ctx_->max_level() : opt.input_level;
     Source src{.provider = &inputs};
     return execute(src, top, opt, trace);
@@ -330,7 +296,7 @@ public:
           sch_(rt.plan_, top, rt.ctx_->n(), scheduled(opt.exec, src.provider != nullptr)),
           wire_(static_cast<std::size_t>(plan_.wire_count())),
           fetched_(static_cast<std::size_t>(plan_.input_count), src.held ? 1 : 0),
-          store_(rt.ctx_, opt.exec.spill_dir),
+          store_(*rt.be_, opt.exec.spill_dir),
           rec_(plan_, sch_, opt, trace) {
         if (src.held) {
             for (std::size_t i = 0; i < src.held->size(); ++i) wire_[i] = std::move((*src.held)[i]);
@@ -362,7 +328,7 @@ private:
         const auto& units = sch_.units();
         const std::size_t acc0 = sums_bytes();
         std::vector<Ops> ops(r.last - r.first);
-        for_each(r.last - r.first, [&](std::size_t i) {
+        rt_.be_->parallel_for(r.last - r.first, [&](std::size_t i) {
             const Unit& u = units[r.first + i];
             const Step& st = plan_.steps[u.step];
             if (st.kind == Step::Kind::Square) {
@@ -393,7 +359,7 @@ private:
                 const int w = acts[i].wire;
                 if (w < plan_.input_count && !fetched_[w]) fetched_[w] = 2;
             }
-        for_each(b - a, [&](std::size_t i) {
+        rt_.be_->parallel_for(b - a, [&](std::size_t i) {
             const Action& x = acts[a + i];
             auto& c = wire_[x.wire];
             switch (kind) {
@@ -402,7 +368,7 @@ private:
                     file[i] = store_.write(x.wire, c);
                     c = ckks::Ciphertext();
                     break;
-                case Action::Kind::Drop: c = dropped_copy(c, x.level); break;
+                case Action::Kind::Drop: c = rt_.be_->dropped_copy(c, x.level); break;
                 case Action::Kind::Free: c = ckks::Ciphertext(); break;
                 case Action::Kind::Run: break;
             }
@@ -421,7 +387,7 @@ private:
         } else {
             c = store_.read(x.wire);
         }
-        if (c.level() > x.level) c = dropped_copy(c, x.level);  // a lazy input: only the limbs read
+        if (c.level() > x.level) c = rt_.be_->dropped_copy(c, x.level);  // a lazy input: only the limbs read
         return c;
     }
 
@@ -430,7 +396,7 @@ private:
         if (c.level() != top_ || c.size() != 2)
             throw std::invalid_argument("Runtime: input " + std::to_string(w) + " is at level " + std::to_string(c.level()) + ", size " +
                                         std::to_string(c.size()) + "; expected level " + std::to_string(top_) + ", size 2");
-        rt_.eval_.to_coeff_inplace(c);
+        rt_.be_->to_coeff_inplace(c);
     }
 
     // Memory accounting of a wave: its operations, the outputs made, plus a split group's

@@ -17,7 +17,7 @@ std::mutex dir_mutex;  // directory creation (the first writes may race)
 
 }  // namespace
 
-SpillStore::SpillStore(ckks::ContextPtr ctx, std::filesystem::path parent) : ctx_(std::move(ctx)), parent_(std::move(parent)) {
+SpillStore::SpillStore(const Backend& backend, std::filesystem::path parent) : be_(backend), parent_(std::move(parent)) {
     if (parent_.empty()) parent_ = std::filesystem::temp_directory_path();
 }
 
@@ -52,7 +52,7 @@ std::filesystem::path SpillStore::file(int wire) const {
 
 std::size_t SpillStore::write(int wire, const ckks::Ciphertext& ct) {
     if (!made_) make_dir();
-    const auto bytes = ckks::serialize(ct);
+    const auto bytes = be_.serialize(ct);
     // A scratch file, read back by this process only: no fsync (unlike write_file_atomic).
     std::ofstream f(file(wire), std::ios::binary | std::ios::trunc);
     f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -64,8 +64,9 @@ std::size_t SpillStore::write(int wire, const ckks::Ciphertext& ct) {
 ckks::Ciphertext SpillStore::read(int wire) {
     const auto path = file(wire);
     // Bound: a size-3 ciphertext at the top level, 8 bytes per residue, plus headers.
-    const std::size_t max_bytes = 3 * (static_cast<std::size_t>(ctx_->max_level()) + 1) * ctx_->n() * 8 + 4096;
-    auto ct = ckks::load_ciphertext(ctx_, ckks::read_file(path, max_bytes));
+    const auto& ctx = be_.context();
+    const std::size_t max_bytes = 3 * (static_cast<std::size_t>(ctx->max_level()) + 1) * ctx->n() * 8 + 4096;
+    auto ct = be_.deserialize(ckks::read_file(path, max_bytes));
     std::filesystem::remove(path);
     return ct;
 }

@@ -11,6 +11,11 @@
 
 namespace hecnn::he {
 
+// The slot values of ciphertext f: feature f of every sample (slot b = sample b), from a
+// batch of samples × features, sample-major. The one place the element-wise layout is
+// written down; the functions below and run_pipeline pack through it.
+std::vector<double> feature_slots(std::span<const double> batch, std::size_t samples, std::size_t features, std::size_t f);
+
 // batch: samples × features, sample-major (each sample in the model's input layout).
 // Ciphertexts at `level` (−1: the top level) and the context's scale; parallel over
 // features.

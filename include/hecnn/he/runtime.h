@@ -11,11 +11,12 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "hecnn/ckks/ciphertext.h"
-#include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
+#include "hecnn/he/backend.h"
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/schedule.h"
@@ -43,12 +44,15 @@ struct RunOptions {
 
 class Runtime {
 public:
-    // The plan, the parameters and the relinearisation key are kept by reference.
+    // The plan and the relinearisation key are kept by reference. On the CPU backend.
     Runtime(const Plan& plan, ckks::ContextPtr ctx, const ckks::RelinKey& rk);
+    // On another backend (backend.h): every ciphertext operation, buffer, spill and
+    // parallel loop of the run goes through it.
+    Runtime(const Plan& plan, std::shared_ptr<const Backend> backend, const ckks::RelinKey& rk);
 
     // inputs: plan.input_count ciphertexts at one level ≥ plan.depth, size 2, held from
     // the start. Returns one ciphertext per plan output. Parallel across independent
-    // ciphertexts (OpenMP).
+    // ciphertexts (the backend's parallel_for).
     std::vector<ckks::Ciphertext> run(std::vector<ckks::Ciphertext> inputs, const RunOptions& opt,
                                       std::vector<StepRecord>* trace = nullptr) const;
     // Inputs fetched on first use (each at opt.input_level, size 2).
@@ -71,7 +75,7 @@ private:
     const Plan& plan_;
     ckks::ContextPtr ctx_;
     const ckks::RelinKey& rk_;
-    ckks::Evaluator eval_;
+    std::shared_ptr<const Backend> be_;
 };
 
 }  // namespace hecnn::he
