@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +15,7 @@
 #include "preprocessing_options.h"
 #include "hecnn/he/pipeline.h"
 #include "hecnn/he/process.h"
-#include "hecnn/io/images.h"
+#include "hecnn/io/calibration.h"
 #include "hecnn/io/planner.h"
 #include "hecnn/io/onnx.h"
 
@@ -34,35 +33,6 @@ struct InferOptions {
     bool no_lazy = false, lazy_inputs = false;
     nn::PreprocessingOverride preprocessing;
 };
-
-struct Images {
-    std::vector<double> x;  // samples × features, preprocessed
-    std::vector<int> labels;
-    std::size_t samples = 0;
-};
-
-// The batch: the images' inference part (a data set's test split), preprocessed as the plan
-// says, or uniform values in [-3, 3] without labels.
-Images load_batch(const nn::Model& m, const std::vector<std::string>& spec, const nn::Preprocessing& p, std::size_t count) {
-    const auto F = static_cast<std::size_t>(nn::element_count(m.input_shape()));
-    Images im;
-    if (spec == std::vector<std::string>{"random"}) {
-        std::mt19937_64 rng(2);  // not the calibration's values (seed 1)
-        std::uniform_real_distribution<double> u(-3, 3);
-        im.samples = count;
-        im.x.resize(count * F);
-        for (auto& v : im.x) v = u(rng);
-        return im;
-    }
-    auto d = io::load_images(spec, m.input_shape(), io::ImagePart::inference).data;
-    if (d.size() < count) throw std::runtime_error("only " + std::to_string(d.size()) + " images for a batch of " + std::to_string(count));
-    im.samples = count;
-    im.x = io::to_inputs(d, p, 0, count);
-    bool known = false;
-    for (std::size_t i = 0; i < count; ++i) known |= d.labels[i] >= 0;
-    if (known) im.labels.assign(d.labels.begin(), d.labels.begin() + static_cast<std::ptrdiff_t>(count));
-    return im;
-}
 
 std::string pct(double f) {
     char b[32];
@@ -287,7 +257,7 @@ void run_infer(const InferOptions& o) {
 
     const std::size_t load = *std::max_element(sizes.begin(), sizes.end());
     std::printf("[%s] loading %zu %s images\n", stamp().c_str(), load, o.images[0].c_str());
-    const auto test = load_batch(m, o.images, planned.preprocessing, load);
+    const auto test = io::batch_inputs(o.images, load, m.input_shape(), planned.preprocessing);
     const auto F = static_cast<std::size_t>(compiled.plan.input_count);
 
     std::vector<he::PipelineReport> rows;
@@ -302,7 +272,7 @@ void run_infer(const InferOptions& o) {
                         human_ms(elapsed * 1e3).c_str(), human_ms(remaining * 1e3).c_str());
             std::fflush(stdout);
         };
-        const std::span<const double> x(test.x.data(), B * F);
+        const std::span<const double> x(test.inputs.data(), B * F);
         const std::span<const int> labels = test.labels.empty() ? std::span<const int>() : std::span<const int>(test.labels.data(), B);
         rows.push_back(he::run_pipeline(m, compiled, x, B, labels, popt, warm, hooks));
         print_report(rows.back(), threads);

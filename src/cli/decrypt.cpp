@@ -17,27 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The sidecar written by `hecnn encrypt` for the batch this result answers: found by the
-// batch checksum the result carries, among *.labels.json next to the result and in the
-// current directory (bounded scan).
-std::optional<std::pair<fs::path, io::BatchLabels>> find_labels(const fs::path& result, const io::Checksum& batch) {
-    std::vector<fs::path> dirs{result.parent_path().empty() ? fs::path(".") : result.parent_path(), fs::path(".")};
-    for (const auto& dir : dirs) {
-        std::error_code ec;
-        std::size_t seen = 0;
-        for (fs::directory_iterator it(dir, ec), end; !ec && it != end && seen < 10000; it.increment(ec), ++seen) {
-            const std::string name = it->path().filename().string();
-            if (name.size() < 12 || name.compare(name.size() - 12, 12, ".labels.json") != 0) continue;
-            try {
-                auto l = io::load_labels(it->path());
-                if (l.batch == batch) return std::make_pair(it->path(), std::move(l));
-            } catch (const std::exception&) {
-            }  // another or a broken sidecar: not this batch's
-        }
-    }
-    return std::nullopt;
-}
-
 std::string csv_field(const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string q = "\"";
@@ -61,7 +40,7 @@ void run_decrypt(const DecryptOptions& o) {
         if (labels->second.batch != r.info.source)
             throw std::runtime_error(o.labels + " describes another batch than the one " + o.in + " answers");
     } else {
-        labels = find_labels(o.in, r.info.source);
+        labels = io::find_labels(o.in, r.info.source);  // the sidecar `hecnn encrypt` wrote for this batch
     }
     if (labels && labels->second.names.size() != B)
         throw std::runtime_error(labels->first.string() + " names " + std::to_string(labels->second.names.size()) + " images, the result has " +

@@ -14,7 +14,7 @@
 #include "preprocessing_options.h"
 #include "hecnn/he/pipeline.h"
 #include "hecnn/he/reference_check.h"
-#include "hecnn/io/images.h"
+#include "hecnn/io/calibration.h"
 #include "hecnn/io/planner.h"
 #include "hecnn/io/keyset.h"
 #include "hecnn/io/plan_file.h"
@@ -121,10 +121,8 @@ void run_demo(const DemoOptions& o) {
     std::printf("[3/7] keygen: secret key %s (stays here, mode 0600), evaluation keys %s (for the server)\n",
                 human_bytes(static_cast<double>(ks.secret_bytes)).c_str(), human_bytes(static_cast<double>(ks.eval_keys_bytes)).c_str());
 
-    auto test = io::load_images({"fashion-mnist"}, plan.input_shape, io::ImagePart::inference).data;
-    if (test.size() < batch) throw std::runtime_error("only " + std::to_string(test.size()) + " test images for a batch of " + std::to_string(batch));
-    test = test.slice(0, batch);
-    const auto x = io::to_inputs(test, plan.preprocessing, 0, batch);
+    const auto test = io::batch_inputs({"fashion-mnist"}, batch, plan.input_shape, plan.preprocessing);
+    const auto& x = test.inputs;
     const fs::path batch_path = dir / "client" / "batch.hecnn", result_path = dir / "client" / "result.hecnn";
     t = Clock::now();
     {

@@ -14,6 +14,25 @@ constexpr std::size_t kMaxLabelsBytes = std::size_t{64} << 20;
 
 std::filesystem::path labels_path(const std::filesystem::path& file) { return file.string() + ".labels.json"; }
 
+std::optional<std::pair<std::filesystem::path, BatchLabels>> find_labels(const std::filesystem::path& result, const Checksum& batch) {
+    namespace fs = std::filesystem;
+    const std::vector<fs::path> dirs{result.parent_path().empty() ? fs::path(".") : result.parent_path(), fs::path(".")};
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        std::size_t seen = 0;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end && seen < 10000; it.increment(ec), ++seen) {
+            const std::string name = it->path().filename().string();
+            if (name.size() < 12 || name.compare(name.size() - 12, 12, ".labels.json") != 0) continue;
+            try {
+                auto l = load_labels(it->path());
+                if (l.batch == batch) return std::make_pair(it->path(), std::move(l));
+            } catch (const std::exception&) {
+            }  // another or a broken sidecar: not this batch's
+        }
+    }
+    return std::nullopt;
+}
+
 void save_labels(const std::filesystem::path& path, const BatchLabels& l) {
     nlohmann::json j = {{"hecnn", "labels"}, {"version", 1}, {"batch_checksum", detail::to_hex(l.batch)}, {"names", l.names},
                         {"labels", l.labels},  {"classes", l.classes}};

@@ -72,6 +72,23 @@ std::vector<std::vector<std::uint8_t>> read_idx_images(const std::string& path) 
     return images;
 }
 
+// An IDX label file (magic 0x801) read with zlib alone.
+std::vector<int> read_idx_labels(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) return {};
+    unsigned char h[8] = {};
+    gzread(f, h, 8);
+    std::vector<int> labels;
+    if (h[2] == 8 && h[3] == 1) {
+        const std::uint32_t n = (std::uint32_t{h[4]} << 24) | (std::uint32_t{h[5]} << 16) | (std::uint32_t{h[6]} << 8) | h[7];
+        std::vector<unsigned char> b(n);
+        gzread(f, b.data(), n);
+        labels.assign(b.begin(), b.end());
+    }
+    gzclose(f);
+    return labels;
+}
+
 int argmax(std::span<const double> v) { return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin()); }
 
 }  // namespace
@@ -272,4 +289,54 @@ TEST(UserPath, RgbFilesGiveLumaToAGreyModelAndPlanesToAnRgbModel) {
         EXPECT_DOUBLE_EQ(x[static_cast<std::size_t>(i)], (static_cast<double>(luma) / 255 - 0.25) / 0.5) << "pixel " << i;
         for (int c = 0; c < 3; ++c) EXPECT_EQ(planes.data.sample(0)[static_cast<std::size_t>(c * 25 + i)], rgb(i)[static_cast<std::size_t>(c)]);
     }
+}
+
+// io::batch_inputs: a folder's images (every one: the inference part), each preprocessed
+// and labelled by its class folder; too few refused; random inputs unlabelled and not the
+// calibration's.
+TEST(UserPath, BatchInputsAreTheInferencePartPreprocessed) {
+    const ScratchDir dir;
+    auto value = [](int c, int k) { return static_cast<std::uint8_t>(10 + 20 * c + 2 * k); };  // class c = (v − 10) / 20
+    write_folder(dir / "images", 2, 4, [&](int c, int k, int) { return value(c, k); });
+    const std::vector<std::string> spec{"folder", (dir / "images").string()};
+    nn::Preprocessing p;
+    p.mean = {0.1};
+    p.std = {0.5};
+    const auto b = io::batch_inputs(spec, 8, {1, 5, 5}, p);
+    ASSERT_EQ(b.samples, 8u);
+    ASSERT_EQ(b.inputs.size(), 8u * 25);
+    ASSERT_EQ(b.labels.size(), 8u);
+    std::multiset<int> seen;
+    for (std::size_t s = 0; s < 8; ++s) {
+        const int px = static_cast<int>(std::lround((b.inputs[s * 25] * 0.5 + 0.1) * 255));
+        EXPECT_DOUBLE_EQ(b.inputs[s * 25 + 24], (px / 255.0 - 0.1) / 0.5);
+        EXPECT_EQ(b.labels[s], (px - 10) / 20) << "image of value " << px;
+        seen.insert(px);
+    }
+    std::multiset<int> written;
+    for (int c = 0; c < 2; ++c)
+        for (int k = 0; k < 4; ++k) written.insert(value(c, k));
+    EXPECT_EQ(seen, written);  // every image of the folder, once
+    EXPECT_THROW(io::batch_inputs(spec, 9, {1, 5, 5}, p), io::DatasetError);
+
+    const auto r = io::batch_inputs({"random"}, 3, {1, 5, 5}, p);
+    EXPECT_EQ(r.samples, 3u);
+    EXPECT_TRUE(r.labels.empty());
+    for (double v : r.inputs) EXPECT_TRUE(v >= -3 && v <= 3) << v;
+    EXPECT_NE(r.inputs, io::calibration_inputs({"random"}, 3, {1, 5, 5}, p).inputs);
+}
+
+// Fashion-MNIST's batch: the first images and labels of the TEST files, read with zlib alone.
+TEST(UserPath, FashionMnistBatchIsTheFirstTestImages) {
+    const std::string dir = io::kFashionMnistDir;
+    if (!fs::exists(dir + "/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "no Fashion-MNIST";
+    const auto images = read_idx_images(dir + "/t10k-images-idx3-ubyte.gz");
+    const auto labels = read_idx_labels(dir + "/t10k-labels-idx1-ubyte.gz");
+    ASSERT_EQ(images.size(), 10000u);
+    ASSERT_EQ(labels.size(), 10000u);
+    const auto b = io::batch_inputs({"fashion-mnist"}, 16, {1, 28, 28}, nn::Preprocessing{});
+    ASSERT_EQ(b.samples, 16u);
+    EXPECT_EQ(b.labels, std::vector<int>(labels.begin(), labels.begin() + 16));
+    for (std::size_t s = 0; s < 16; ++s)
+        for (std::size_t f = 0; f < 784; ++f) ASSERT_DOUBLE_EQ(b.inputs[s * 784 + f], images[s][f] / 255.0) << "image " << s << " pixel " << f;
 }

@@ -236,3 +236,25 @@ TEST_F(BatchTest, LabelsSidecarRoundTrip) {
     EXPECT_THROW(io::load_labels(w->dir / "bad.json"), ckks::FormatError);
     EXPECT_THROW(io::load_labels(w->dir / "batch"), ckks::FormatError);  // not JSON
 }
+
+// io::find_labels: among the sidecars next to a result, the one bound to the result's
+// batch checksum; sidecars of other batches and broken ones are passed over.
+TEST_F(BatchTest, FindLabelsPicksTheSidecarOfTheBatch) {
+    const fs::path d = w->dir / "found";
+    fs::create_directories(d);
+    io::BatchLabels mine, other;
+    mine.batch = info.checksum;
+    mine.names = {"mine.png"};
+    other.batch = info.checksum;
+    other.batch[0] ^= 1;
+    other.names = {"other.png"};
+    io::save_labels(d / "a.labels.json", other);
+    std::ofstream(d / "b.labels.json") << "{ broken";
+    io::save_labels(d / "c.labels.json", mine);
+    const auto found = io::find_labels(d / "result.hecnn", info.checksum);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->first, d / "c.labels.json");
+    EXPECT_EQ(found->second.names, mine.names);
+    fs::remove(d / "c.labels.json");
+    EXPECT_FALSE(io::find_labels(d / "result.hecnn", info.checksum).has_value());
+}

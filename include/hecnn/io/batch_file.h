@@ -22,8 +22,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hecnn/ckks/ciphertext.h"
@@ -120,5 +122,10 @@ void save_labels(const std::filesystem::path& path, const BatchLabels& l);
 BatchLabels load_labels(const std::filesystem::path& path);  // validated, size-bounded
 // The sidecar of `file`: file + ".labels.json".
 std::filesystem::path labels_path(const std::filesystem::path& file);
+// The sidecar of the batch a result answers (its checksum `batch`): the *.labels.json
+// describing that batch, next to `result` or in the current directory (at most 10000
+// entries of each are looked at; sidecars of other batches and unreadable ones are passed
+// over). nullopt when there is none.
+std::optional<std::pair<std::filesystem::path, BatchLabels>> find_labels(const std::filesystem::path& result, const Checksum& batch);
 
 }  // namespace hecnn::io
