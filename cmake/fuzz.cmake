@@ -1,10 +1,8 @@
 # libFuzzer targets of every reader: fuzz/*.cpp (included when HECNN_FUZZ is ON).
 #
-# scripts/fuzz configures and builds it in build-fuzz:
-#   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DHECNN_FUZZ=ON \
-#     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHECNN_BUILD_TRAIN=OFF -DHECNN_BUILD_TESTS=OFF \
-#     -DHECNN_BUILD_BENCHMARKS=OFF
-#   cmake --build build-fuzz --target fuzz -j2
+# scripts/fuzz builds it in build-fuzz with `scripts/build fuzz`, the fuzz preset of
+# CMakePresets.json (clang++, RelWithDebInfo, HECNN_FUZZ=ON, no train, tests or benchmarks):
+#   cmake --preset fuzz && cmake --build --preset fuzz
 # Every library and executable of the project is compiled with
 # -fsanitize=fuzzer-no-link,address,undefined (coverage + sanitizers, no libFuzzer main);
 # the targets in fuzz/ are linked with -fsanitize=fuzzer,address,undefined.

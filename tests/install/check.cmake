@@ -1,7 +1,9 @@
 # ctest install_find_package: install the configured build BUILD_DIR into a fresh prefix,
 # then configure, build and run the consumer project SOURCE_DIR against that prefix alone.
 # Fails if a header, library, exported target or dependency of the package is missing.
-#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... [-DCXX_FLAGS=...] -P check.cmake
+# The installed hecnn --help must run (and hecnn-train --help beside it when TRAIN is ON:
+# the build made it).
+#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... [-DCXX_FLAGS=...] [-DTRAIN=ON] -P check.cmake
 set(work ${BUILD_DIR}/install-check)
 file(REMOVE_RECURSE ${work})
 function(run)
@@ -17,3 +19,6 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${work}/build -G Ninja -DCMAKE_BUILD_TY
 run(${CMAKE_COMMAND} --build ${work}/build)
 run(${work}/build/consumer)
 run(${work}/prefix/bin/hecnn --help)
+if(TRAIN)
+  run(${work}/prefix/bin/hecnn-train --help)
+endif()
