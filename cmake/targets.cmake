@@ -29,7 +29,9 @@ function(hecnn_add_tests layer)
     set(arg_THREADS 2)
   endif()
   # OPENBLAS_NUM_THREADS: libtorch's BLAS, in hecnn-train and the train tests.
-  set(env "OMP_NUM_THREADS=${arg_THREADS};OPENBLAS_NUM_THREADS=1")
+  # HECNN_RATES: a file that does not exist, so that no test predicts with the rates
+  # `hecnn bench rates` stored for the user (he::Rates::for_machine: the built-in figures).
+  set(env "OMP_NUM_THREADS=${arg_THREADS};OPENBLAS_NUM_THREADS=1;HECNN_RATES=${PROJECT_BINARY_DIR}/no-such-rates.json")
   list(TRANSFORM arg_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
   list(TRANSFORM arg_INCLUDE PREPEND ${PROJECT_SOURCE_DIR}/)
   file(GLOB tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/${layer}/test_*.cpp)

@@ -242,14 +242,14 @@ void run_infer(const InferOptions& o) {
     popt.exec.memory = o.memory;  // resolved by each run (the prediction and the run share it)
     popt.exec.spill_dir = o.spill_dir;
     popt.exec.lazy_inputs = o.lazy_inputs;
-    if (!o.rates.empty()) popt.rates = he::Rates::from_bench_json(o.rates, 14);
 
     std::printf("[%s] compiling %s; calibrating on %s\n", stamp().c_str(), o.model.c_str(), req.calib[0].c_str());
     const auto planned = io::plan_model(m, req);
     const auto& compiled = planned.compiled;
     std::printf("[%s] calibrated on %s\n", stamp().c_str(), planned.calib_source.c_str());
     const int log_n = compiled.choice.literal.log_n;
-    if (!o.rates.empty()) popt.rates = he::Rates::from_bench_json(o.rates, log_n);
+    popt.rates = he::Rates::resolve(o.rates, log_n, threads);
+    std::printf("[%s] rates: %s\n", stamp().c_str(), popt.rates->source.c_str());
     const std::size_t slots = std::size_t{1} << (log_n - 1);
     for (auto& b : sizes)
         if (b == 0) b = slots;
@@ -331,7 +331,7 @@ void add_bench_infer(CLI::App& bench) {
         ->capture_default_str();
     cmd->add_option("--log-n", o->log_n, "Ring degree 2^n (0: automatic)");
     cmd->add_option("--calib-samples", o->calib_samples, "Calibration images (training split)")->capture_default_str();
-    cmd->add_option("--rates", o->rates, "JSON of `hecnn bench ckks --json` for the prediction (default: built-in rates)");
+    cmd->add_option("--rates", o->rates, "Kernel rates for the prediction: a file of `hecnn bench rates --out` or `hecnn bench ckks --json` (default: this machine's, measured by `hecnn bench rates`, else built-in)");
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
     add_memory_option(cmd, o->memory, "The server's");
     add_spill_dir_option(cmd, o->spill_dir, "the system's temporary directory");

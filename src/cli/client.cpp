@@ -77,9 +77,9 @@ void run_client(const ClientOptions& o) {
         const fs::path result = work / numbered_path("result.hecnn", k, jobs.size());
         const std::size_t n = svc.download(session, jobs[k], result);
         if (!o.keep) svc.delete_job(session, jobs[k]);
-        std::printf("server      %s: %s on the server (%s per image); result %s\n", batches[k].filename().c_str(),
+        std::printf("server      %s: %s on the server (%s per image; predicted %s); result %s\n", batches[k].filename().c_str(),
                     human_ms(st.server_seconds * 1e3).c_str(), human_ms(st.server_seconds * 1e3 / static_cast<double>(std::max<std::size_t>(1, st.samples))).c_str(),
-                    human_bytes(static_cast<double>(n)).c_str());
+                    human_ms(st.predicted_seconds * 1e3).c_str(), human_bytes(static_cast<double>(n)).c_str());
         DecryptOptions d;
         d.keys = keys_dir.string();
         d.in = result.string();

@@ -99,7 +99,6 @@ void run_demo(const DemoOptions& o) {
     popt.insecure_test_only_allow_below_128_bits = o.insecure;
     if (o.insecure) popt.min_log_n = 1;
     req.server.threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-    req.rates = [](int) { return he::Rates::defaults(); };
     const auto made = io::make_plan(model_path, req);
     const nn::Model& model = made.model;
     const he::CompiledModel& compiled = made.planned.compiled;

@@ -57,6 +57,9 @@ void run_infer_files(const InferFilesOptions& o) {
                 human_ms(r.load_seconds * 1e3).c_str());
     std::printf("inference   %s = %s per image, %d thread(s), memory budget %s\n", human_ms(r.seconds * 1e3).c_str(), human_ms(per * 1e3).c_str(),
                 omp_get_max_threads(), r.memory_budget.describe().c_str());
+    std::printf("predicted   %s (%s of it first touch of memory; measured/predicted %.2f); rates: %s\n", human_ms(r.predicted_seconds * 1e3).c_str(),
+                human_ms(r.predicted_first_touch_seconds * 1e3).c_str(), r.predicted_seconds > 0 ? r.seconds / r.predicted_seconds : 0.0,
+                r.rates_source.c_str());
     std::printf("wrote       %s: %zu output ciphertexts, %s (only the key owner can decrypt it)\n", o.out.c_str(), r.result.count,
                 human_bytes(static_cast<double>(r.result_bytes)).c_str());
 }

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "bench_ckks.h"
+#include "bench_rates.h"
 #include "client.h"
 #include "eval.h"
 #include "decrypt.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     auto* bench = app.add_subcommand("bench", "Measure the engine's speed");
     bench->require_subcommand(1);
     hecnn::cli::add_bench_ckks(*bench);
+    hecnn::cli::add_bench_rates(*bench);
     hecnn::cli::add_eval(app);
     hecnn::cli::add_describe(app);
     hecnn::cli::add_plan(app);

@@ -65,7 +65,7 @@ void run_plan(const PlanOptions& o) {
     req.server.threads = o.threads;
     req.server.memory = o.memory;  // resolved once, recorded in the plan file
     req.server.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
-    req.rates = [&](int log_n) { return o.rates.empty() ? he::Rates::defaults() : he::Rates::from_bench_json(o.rates, log_n); };
+    req.rates_file = o.rates;
     const auto made = io::make_plan(o.model, req);
     const auto& m = made.model;
     const auto& planned = made.planned;
@@ -188,7 +188,7 @@ void add_plan(CLI::App& app) {
         ->expected(1, -1)->capture_default_str();
     cmd->add_option("--calib-samples", o->calib_samples, "Calibration images (a stratified sample of the training part)")->capture_default_str();
     add_preprocessing_options(cmd, o->preprocessing, "stored in the plan: keygen, encrypt and client apply exactly these");
-    cmd->add_option("--rates", o->rates, "JSON of `hecnn bench ckks --json` (default: built-in rates)");
+    cmd->add_option("--rates", o->rates, "Kernel rates for the prediction: a file of `hecnn bench rates --out` or `hecnn bench ckks --json` (default: this machine's, measured by `hecnn bench rates`, else built-in)");
     cmd->add_option("--threads", o->threads, "Threads the time prediction assumes")->capture_default_str();
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
     cmd->add_option("--json", o->json, "Write the plan and prediction as JSON");

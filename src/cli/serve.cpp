@@ -16,6 +16,7 @@
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/compiler.h"
 #include "hecnn/he/process.h"
+#include "hecnn/he/rates.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
 #include "hecnn/server/http_server.h"
@@ -82,6 +83,7 @@ void run_serve(const ServeOptions& o) {
     so.threads = o.threads;
     so.memory = process.exec.memory;
     so.spill_dir = o.spill_dir;
+    so.prefaulted_bytes = process.prefaulted_bytes;
     server::Service svc(plan, std::move(compiled), so);
     const auto h0 = svc.health();
 
@@ -124,6 +126,7 @@ void run_serve(const ServeOptions& o) {
                 human_ms(process.prefault_seconds * 1e3).c_str());
     std::printf("  memory %s of ciphertexts per worker × %zu worker(s); spills to %s\n", svc.worker_budget().describe().c_str(), o.workers,
                 svc.spill_dir().c_str());
+    std::printf("  rates for the jobs' predictions: %s\n", he::Rates::for_machine(plan.params.log_n, o.threads).source.c_str());
     std::fflush(stdout);
     http.run();
     sig.join();

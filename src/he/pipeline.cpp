@@ -121,7 +121,8 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
     SimulateOptions so;
     so.exec = exec;
     so.warm_bytes = warm.bytes();
-    const auto pred = simulate(plan, *sctx, opt.rates, so);
+    const Rates rates = opt.rates ? *opt.rates : Rates::for_machine(sctx->log_n(), exec.threads);
+    const auto pred = simulate(plan, *sctx, rates, so);
     r.predicted_server_seconds = pred.seconds;
     r.predicted_first_touch_seconds = pred.first_touch_seconds;
     r.cold = pred.first_touch_seconds > 0;

@@ -4,70 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
-
 namespace hecnn::he {
-
-namespace {
-// Cost of one pass over an input or output ciphertext of a linear call, in MACs: fitted
-// on the CryptoNets batch at N=2^14, 2 threads (conv step: 144 maps of 25×6, dense step:
-// 864×48; docs/INFERENCE.md, "Measured").
-constexpr double kLinearPassMacs = 8.0;
-}  // namespace
-
-Rates Rates::defaults() {
-    // `hecnn bench ckks --log-n 14 --no-baselines` on the development machine (one thread,
-    // data primes {60, 40×7}, special {49, 49}); see docs/INFERENCE.md.
-    Rates r;
-    r.log_n = 14;
-    r.limbs = 8;
-    r.threads = 1;
-    // Re-measured after the ModGemm/Karatsuba and relinearisation work (was 0.0769,
-    // 10.07, 2.55, 9.38, 0.0709 ms).
-    r.mac_ms = 0.03376;
-    r.square_relin_rescale_ms = 5.483;
-    r.square_ms = 1.739;
-    r.relin_ms = 4.417;
-    r.rescale_ms = 0.0750;
-    // Memory traffic (same command, after the schedule work; the spill goes through the
-    // page cache). First touch at 2 threads was 369 ms/GiB: page faults scale poorly with
-    // threads, so the figure is used as is, whatever the thread count.
-    r.copy_ms = 0.041;
-    r.spill_ms = 7.7;
-    r.first_touch_ms_per_gib = 490;
-    return r;
-}
-
-Rates Rates::from_bench_json(const std::string& path, int log_n) {
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error("cannot open bench file " + path);
-    const auto j = nlohmann::json::parse(f);
-    // (The entries must outlive `best`: iterate over a named array, not a temporary.)
-    const nlohmann::json entries = j.is_array() ? j : nlohmann::json::array({j});
-    const nlohmann::json* best = nullptr;
-    for (const auto& e : entries)
-        if (!best || std::abs(e.at("log_n").get<int>() - log_n) < std::abs(best->at("log_n").get<int>() - log_n)) best = &e;
-    if (!best) throw std::runtime_error("bench file " + path + " has no entry");
-    Rates r = defaults();
-    r.log_n = best->at("log_n").get<int>();
-    r.limbs = static_cast<int>(best->at("data_primes").size());
-    r.threads = best->value("threads", 1);
-    const auto& ms = best->at("ms");
-    r.mac_ms = ms.at("linear_per_mac").get<double>();
-    r.square_relin_rescale_ms = ms.at("square_relin_rescale").get<double>();
-    r.square_ms = ms.at("mul").get<double>();
-    r.relin_ms = ms.at("relin").get<double>();
-    r.rescale_ms = ms.at("rescale").get<double>();
-    r.copy_ms = ms.value("copy", r.copy_ms);
-    r.spill_ms = ms.value("spill", r.spill_ms);
-    r.first_touch_ms_per_gib = ms.value("first_touch_gib", r.first_touch_ms_per_gib);
-    r.source = path;
-    return r;
-}
 
 namespace {
 
@@ -79,17 +19,18 @@ struct Costs {
         ntt_ratio = n_ratio * ctx.log_n() / rates.log_n;
         limbs = rates.limbs;
         // The bench's linear_per_mac is a 27×64 map's time over 27·64 MACs: per-MAC core cost.
-        mac_core_ms = rates.mac_ms / (1.0 + kLinearPassMacs * (27.0 + 64.0) / (27.0 * 64.0));
+        pass_macs = rates.linear_pass_macs;
+        mac_core_ms = rates.mac_ms / (1.0 + pass_macs * (27.0 + 64.0) / (27.0 * 64.0));
     }
     double lin(int level, int polys) const { return n_ratio * (level + 1.0) / limbs * polys / 2.0; }
     double ntt(int level) const { return ntt_ratio * (level + 1.0) / limbs; }
-    // A linear call: I·O MACs plus a pass over each input and output (kLinearPassMacs MACs
-    // each): small maps (a conv's 25×6 groups) cost more per MAC than the bench's 27×64
-    // map, large ones (864×48) less.
+    // A linear call: I·O MACs plus a pass over each input and output (Rates::linear_pass_macs
+    // MACs each): small maps (a conv's 25×6 groups) cost more per MAC than the bench's
+    // 27×64 map, large ones (864×48) less.
     double linear_ms(std::int64_t in, std::int64_t out, int level, int polys) const {
-        return mac_core_ms * (static_cast<double>(in * out) + kLinearPassMacs * static_cast<double>(in + out)) * lin(level, polys);
+        return mac_core_ms * (static_cast<double>(in * out) + pass_macs * static_cast<double>(in + out)) * lin(level, polys);
     }
-    double n_ratio, ntt_ratio, mac_core_ms;
+    double n_ratio, ntt_ratio, mac_core_ms, pass_macs;
     int limbs;
 };
 

@@ -45,7 +45,15 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     so.exec = opt.exec.resolved();  // once: predicted and run under the same budget and threads
     so.exec.lazy_inputs = true;     // inputs read from the file on first use
     r.memory_budget = so.exec.memory;
-    const auto pred = he::simulate(plan, *ctx, he::Rates::defaults(), so);
+    // With this process's memory history: what it held before is reused (a server's
+    // pre-fault, an earlier job), the rest is touched for the first time.
+    so.warm_bytes = opt.warm_bytes;
+    const he::Rates rates = opt.rates ? *opt.rates : he::Rates::for_machine(ctx->log_n(), so.exec.threads);
+    const auto pred = he::simulate(plan, *ctx, rates, so);
+    r.predicted_peak_bytes = pred.peak_bytes;
+    r.predicted_seconds = pred.seconds;
+    r.predicted_first_touch_seconds = pred.first_touch_seconds;
+    r.rates_source = rates.source;
     double predicted_done = 0;
     t = Clock::now();
     auto report = [&](std::size_t step) {

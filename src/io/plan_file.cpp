@@ -154,7 +154,7 @@ PlanFile make_plan_file(const nn::Preprocessing& preprocessing, std::string_view
     p.depth = compiled.plan.depth;
     p.lazy_relin = false;
     for (const auto& s : compiled.plan.steps) p.lazy_relin |= s.lazy_relin;
-    const he::Prediction pred = prediction ? *prediction : he::simulate(compiled.plan, *ctx, he::Rates::defaults());
+    const he::Prediction pred = prediction ? *prediction : he::simulate(compiled.plan, *ctx, he::Rates::for_machine(ctx->log_n()));
     p.predicted_server_seconds = pred.seconds;
     p.predicted_peak_bytes = pred.peak_bytes;
     p.predicted_memory_budget = pred.memory_budget;

@@ -33,9 +33,9 @@ ModelPlan make_plan(const std::filesystem::path& onnx_path, const PlanRequest& r
     out.planned = plan_model(out.model, r);
     const auto& compiled = out.planned.compiled;
     out.context = ckks::Context::create(compiled.choice.literal);
-    out.rates = r.rates ? r.rates(out.context->log_n()) : he::Rates::defaults();
     he::SimulateOptions so;
-    so.exec = r.server.resolved();  // recorded in the plan file: the budget the prediction assumed
+    so.exec = r.server.resolved();
+    out.rates = he::Rates::resolve(r.rates_file, out.context->log_n(), so.exec.threads);  // recorded in the plan file: the budget the prediction assumed
     out.prediction = he::simulate(compiled.plan, *out.context, out.rates, so);
     out.file = make_plan_file(out.planned.preprocessing, onnx_bytes, compiled, r.pipeline.params.batch, &out.prediction);
     out.file.model_name = onnx_path.filename().string();  // ≤ 255 bytes (NAME_MAX), within the plan file's name limit

@@ -27,7 +27,7 @@ std::string get_text(const nlohmann::json& j, const char* key) {
 nlohmann::json to_json(const JobStatus& s) {
     return {{"job", s.id},         {"state", to_string(s.state)},   {"samples", s.samples},
             {"step", s.step},      {"steps", s.steps},              {"elapsed_seconds", s.elapsed},
-            {"remaining_seconds", s.remaining}, {"server_seconds", s.server_seconds},
+            {"remaining_seconds", s.remaining}, {"server_seconds", s.server_seconds}, {"predicted_seconds", s.predicted_seconds},
             {"result_bytes", s.result_bytes},   {"error", s.error}};
 }
 
@@ -45,6 +45,7 @@ JobStatus job_status_from_json(const nlohmann::json& j) {
     s.elapsed = get_real(j, "elapsed_seconds");
     s.remaining = get_real(j, "remaining_seconds");
     s.server_seconds = get_real(j, "server_seconds");
+    s.predicted_seconds = j.contains("predicted_seconds") ? get_real(j, "predicted_seconds") : 0;  // (older servers: none)
     s.result_bytes = get_count(j, "result_bytes");
     s.error = get_text(j, "error");
     return s;

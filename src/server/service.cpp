@@ -114,6 +114,7 @@ Service::Service(io::PlanFile plan, he::Plan compiled, ServiceOptions opt)
     fs::create_directories(opt_.state_dir / "spool");
     worker_exec_.memory = opt_.memory.share(std::max<std::size_t>(1, opt_.workers));  // resolved once, here
     worker_exec_.threads = opt_.threads;
+    warm_.note_peak(opt_.prefaulted_bytes);
     worker_exec_.spill_dir = opt_.spill_dir;
     if (worker_exec_.spill_dir.empty()) {
         worker_exec_.spill_dir = opt_.state_dir / "spill";
@@ -304,6 +305,7 @@ void Service::persist(const Session& s, const Job& j) const {
                     {"attempts", j.attempts},
                     {"samples", j.st.samples},
                     {"server_seconds", j.st.server_seconds},
+                    {"predicted_seconds", j.st.predicted_seconds},
                     {"result_bytes", j.st.result_bytes},
                     {"error", j.st.error}};
     write_text_atomic(job_dir(s.id, j.st.id) / kStatusFile, o.dump(1));
@@ -346,6 +348,7 @@ void Service::reload() {
                     j->seq = protocol::get_count(o, "seq");
                     j->st.samples = protocol::get_count(o, "samples");
                     j->st.server_seconds = protocol::get_real(o, "server_seconds");
+                    j->st.predicted_seconds = o.contains("predicted_seconds") ? protocol::get_real(o, "predicted_seconds") : 0;
                     j->st.result_bytes = protocol::get_count(o, "result_bytes");
                     j->st.error = protocol::get_text(o, "error");
                     j->attempts = o.contains("attempts") ? protocol::get_count(o, "attempts") : 0;
@@ -421,6 +424,12 @@ void Service::run_job(Session& s, Job& j) {
         jo.max_batch_bytes = max_batch_bytes();
         jo.replace_result = true;  // a rerun after a restart replaces what an interrupted run left
         jo.exec = worker_exec_;
+        {
+            // Concurrent workers share the process's heap: each job is predicted with an
+            // equal share of what the process has held.
+            std::lock_guard lk(mu_);
+            jo.warm_bytes = warm_.bytes() / std::max<std::size_t>(1, opt_.workers);
+        }
         res = io::infer_batch_file(compiled_, keys, dir / kBatchFile, dir / kResultFile, jo);
     } catch (const io::JobCancelled&) {
         error = "cancelled: the service shut down while this job ran; resubmit the batch";
@@ -432,6 +441,8 @@ void Service::run_job(Session& s, Job& j) {
         j.st.state = JobState::done;
         j.st.server_seconds = res.seconds > 0 ? res.seconds : now_seconds() - t0;
         j.st.result_bytes = res.result_bytes;
+        j.st.predicted_seconds = res.predicted_seconds;
+        warm_.note_peak(res.predicted_peak_bytes * std::max<std::size_t>(1, opt_.workers));
         std::error_code ec;
         fs::remove(dir / kBatchFile, ec);  // the upload is no longer needed
     } else {

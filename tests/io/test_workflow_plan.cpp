@@ -232,20 +232,25 @@ TEST(WorkflowPlan, MakePlanIsThePlannedModelItsPredictionAndThePlanFile) {
     req.pipeline.params = insecure_small(11);
     req.pipeline.params.batch = 40;
     req.server = {.memory = he::MemoryBudget::of(64 * MiB), .threads = 1, .lazy_inputs = true};
-    auto doubled = [] {
+    // A rates file with an entry for the ring the plan chooses (2^11: the built-in figures
+    // doubled) and one for another (2^14: tripled): the plan's is used.
+    auto scaled = [](int log_n, double f) {
         auto r = he::Rates::defaults();
-        r.mac_ms *= 2, r.square_relin_rescale_ms *= 2, r.square_ms *= 2, r.relin_ms *= 2, r.rescale_ms *= 2;
+        r.log_n = log_n;
+        r.mac_ms *= f, r.square_relin_rescale_ms *= f, r.square_ms *= f, r.relin_ms *= f, r.rescale_ms *= f;
+        return r;
+    };
+    req.rates_file = (dir / "rates.json").string();
+    he::save_rates({scaled(14, 3), scaled(11, 2)}, req.rates_file);
+    auto doubled = [&] {
+        auto r = scaled(11, 2);
         r.source = "doubled";
         return r;
     };
-    std::vector<int> asked;
-    req.rates = [&](int log_n) {
-        asked.push_back(log_n);
-        return doubled();
-    };
     const auto made = io::make_plan(path, req);
-    EXPECT_EQ(asked, std::vector<int>{11});
-    EXPECT_EQ(made.rates.source, "doubled");
+    EXPECT_EQ(made.rates.log_n, 11);
+    EXPECT_DOUBLE_EQ(made.rates.mac_ms, doubled().mac_ms);
+    EXPECT_NE(made.rates.source.find(req.rates_file), std::string::npos) << made.rates.source;
     ASSERT_TRUE(made.context);
     EXPECT_EQ(made.context->log_n(), 11);
 
@@ -268,11 +273,13 @@ TEST(WorkflowPlan, MakePlanIsThePlannedModelItsPredictionAndThePlanFile) {
     // The rates given are the ones predicted with: the built-in ones predict less time.
     EXPECT_GT(made.prediction.seconds, he::simulate(planned.compiled.plan, *ctx, he::Rates::defaults(), so).seconds);
 
-    // No rates: the built-in ones; batch 0: every slot.
-    req.rates = nullptr;
+    // No rates file: this machine's, and the tests' machine is not measured (HECNN_RATES
+    // names no file): the built-in ones; batch 0: every slot.
+    req.rates_file.clear();
     req.pipeline.params.batch = 0;
     const auto plain = io::make_plan(path, req);
-    EXPECT_EQ(plain.rates.source, he::Rates::defaults().source);
+    EXPECT_DOUBLE_EQ(plain.rates.mac_ms, he::Rates::defaults().mac_ms);
+    EXPECT_NE(plain.rates.source.find("built-in"), std::string::npos) << plain.rates.source;
     EXPECT_EQ(plain.file.batch, plain.context->slots());
 
     EXPECT_ANY_THROW(io::make_plan(dir / "missing.onnx", req));

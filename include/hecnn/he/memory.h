@@ -29,6 +29,7 @@ void configure_allocator_for_inference();
 // page and gives them back, so that the first run of the process finds them faulted in
 // already (a server does it once at start with its plan's predicted peak; its jobs then
 // run warm from the first). The heap is never trimmed, so RSS stays at least `bytes`.
+// Those bytes then count as held (WarmMemory::note_peak): the first run's prediction is warm.
 void prefault_heap(std::size_t bytes);
 
 // Ciphertext bytes a process has held at once so far, by the predicted peaks of the runs

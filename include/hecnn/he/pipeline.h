@@ -37,7 +37,7 @@ namespace hecnn::he {
 struct PipelineOptions {
     CompileOptions compile;
     ParamOptions params;          // params.batch = 0: the batch size given to run_pipeline
-    Rates rates = Rates::defaults();
+    std::optional<Rates> rates;   // the simulator's; unset: this machine's (Rates::for_machine)
     // Deterministic keys (tests only). Empty: keys from the OS CSPRNG.
     std::optional<math::Seed> insecure_test_only_key_seed;
     bool keep_logits = false;     // copy the HE and reference logits into the report

@@ -1,7 +1,7 @@
 // The simulator: predicts, without encrypting, what the runtime does at each step of a
 // plan under given parameters — level, scale, ciphertext counts, memory under the
 // budget (spilling included), operation counts — and the time, from kernel rates
-// measured by `hecnn bench ckks`. It follows the runtime's he::Schedule.
+// (he::Rates: this machine's, measured by `hecnn bench rates`). It follows the runtime's he::Schedule.
 #pragma once
 
 #include <cstdint>
@@ -11,36 +11,11 @@
 #include "hecnn/ckks/context.h"
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/rates.h"
 #include "hecnn/he/schedule.h"
 #include "hecnn/he/step_record.h"
 
 namespace hecnn::he {
-
-// Kernel times (milliseconds) at a reference ring degree and limb count, and the thread
-// count they were measured with. Costs scale with the work: a ciphertext MAC, rescale,
-// copy or spill ∝ N·limbs·polynomials; a square, relinearisation ∝ N·log N·limbs.
-struct Rates {
-    int log_n = 14;
-    int limbs = 9;         // data primes of the reference parameters
-    int threads = 1;
-    double mac_ms = 0.0;   // one ciphertext × scalar MAC (bench "linear_per_mac")
-    double square_relin_rescale_ms = 0.0;
-    double square_ms = 0.0;    // bench "mul"
-    double relin_ms = 0.0;
-    double rescale_ms = 0.0;
-    double copy_ms = 0.0;      // copying one ciphertext into a fresh block (a level drop; bench "copy")
-    double spill_ms = 0.0;     // serialise + write + read + load one ciphertext (bench "spill")
-    // First touch of fresh memory (page faults + zeroing), per GiB, when the process has
-    // not held that much before (a "cold" run; bench "first_touch_gib").
-    double first_touch_ms_per_gib = 0.0;
-    std::string source = "built-in defaults";
-
-    // Built-in figures measured on the development machine (docs/INFERENCE.md).
-    static Rates defaults();
-    // The JSON written by `hecnn bench ckks --json` (the entry closest to log_n). Entries
-    // missing from older files keep the built-in figures.
-    static Rates from_bench_json(const std::string& path, int log_n = 0);
-};
 
 struct SimulateOptions {
     int input_level = -1;           // −1: the context's top level

@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/rates.h"
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/keyset.h"
 
@@ -38,6 +41,12 @@ struct JobOptions {
     // Budget, spill directory, threads, waves, order. Resolved once per job: the progress
     // estimate predicts the run under the same budget it runs under.
     he::ExecutionOptions exec;
+    // The simulator's rates for the progress estimate and the prediction (unset: this
+    // machine's, he::Rates::for_machine).
+    std::optional<he::Rates> rates;
+    // Ciphertext bytes this process has held before (he::WarmMemory: a server's pre-fault,
+    // earlier jobs): the prediction's first touch is the peak beyond them. 0: a cold process.
+    std::size_t warm_bytes = 0;
 };
 
 struct JobResult {
@@ -46,6 +55,11 @@ struct JobResult {
     std::size_t result_bytes = 0;
     std::size_t samples = 0;
     he::MemoryBudget memory_budget;  // the budget the job ran under (resolved)
+    // The simulator's figure for `seconds`, first touch of memory this process had not held
+    // included (predicted_first_touch_seconds of it), and the rates it used.
+    double predicted_seconds = 0, predicted_first_touch_seconds = 0;
+    std::size_t predicted_peak_bytes = 0;  // for the caller's he::WarmMemory
+    std::string rates_source;
     BatchInfo batch, result;
 };
 

@@ -8,7 +8,7 @@
 
 #include <cstddef>
 #include <filesystem>
-#include <functional>
+#include <string>
 #include <string>
 #include <vector>
 
@@ -29,9 +29,10 @@ struct PlanRequest {
     he::PipelineOptions pipeline;                // compile and parameter options (params.batch 0: every slot)
     // make_plan only: the prediction stored in the plan file. The server's execution it
     // assumes (threads, budget — resolved once and recorded —, order, lazy inputs), and the
-    // kernel rates for the ring chosen, given its log N (empty: he::Rates::defaults()).
+    // kernel rates for the ring chosen: a rates file (he::Rates::resolve; empty: this
+    // machine's, measured by `hecnn bench rates`, else the built-in figures).
     he::ExecutionOptions server;
-    std::function<he::Rates(int log_n)> rates;
+    std::string rates_file;
 };
 
 struct PlannedModel {

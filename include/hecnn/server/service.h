@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "hecnn/he/execution.h"
+#include "hecnn/he/memory.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/io/plan_file.h"
 
@@ -63,6 +64,9 @@ struct ServiceOptions {
     // Where jobs spill ciphertexts beyond their share; empty: <state_dir>/spill (emptied
     // at start-up: a killed process's spill files are of no use).
     std::filesystem::path spill_dir;
+    // Heap the process faulted in before the service started (he::prefault_heap): held
+    // already, so the first job's prediction is warm up to it.
+    std::size_t prefaulted_bytes = 0;
 };
 
 enum class JobState { queued, running, done, failed };
@@ -75,6 +79,7 @@ struct JobStatus {
     std::size_t step = 0, steps = 0;      // progress of a running job
     double elapsed = 0, remaining = 0;    // seconds
     double server_seconds = 0;            // a finished job's run time
+    double predicted_seconds = 0;         // the simulator's figure for it (this machine's rates)
     std::size_t result_bytes = 0;
     std::string error;                    // failed: why, and what to do
 };
@@ -146,6 +151,7 @@ private:
     he::Plan compiled_;
     ServiceOptions opt_;
     he::ExecutionOptions worker_exec_;  // every job's: a share of the budget, the spill directory, threads
+    he::WarmMemory warm_;               // this process's memory history (under mu_), for the jobs' predictions
     std::string plan_json_;
 
     mutable std::mutex mu_;
