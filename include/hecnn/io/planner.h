@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
-#include <string>
 #include <vector>
 
 #include "hecnn/he/compiler.h"
