@@ -1,7 +1,6 @@
 // `hecnn bench rates`: the simulator's kernel rates measured on this machine the way the
-// runtime uses the kernels (see rates.h).
-#include <omp.h>
-
+// runtime uses the kernels (see rates.h): through the backend seam (he::CpuBackend), its
+// parallel_for spreading a wave's operations over the threads.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,8 +10,8 @@
 #include "hecnn/ckks/context.h"
 #include "hecnn/ckks/encoder.h"
 #include "hecnn/ckks/encryptor.h"
-#include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
+#include "hecnn/he/cpu_backend.h"
 #include "hecnn/he/memory.h"
 #include "hecnn/he/rates.h"
 #include "hecnn/math/aligned_vector.h"
@@ -45,34 +44,24 @@ ckks::ParametersLiteral reference_literal(int log_n) {
     return lit;
 }
 
-// Wall time per item of run(i) for i < items, every thread on its own items (the engine's
-// calls inside run single-threaded, as in a runtime wave); prepare() untimed before each
-// repetition; median over the repetitions.
+// Wall time per item of run(i) for i < items, spread by the backend as a runtime wave is
+// (every thread on its own items, the engine's calls inside single-threaded); prepare()
+// untimed before each repetition; median over the repetitions.
 template <class Prepare, class Run>
-double wave_ms(int reps, std::size_t items, Prepare prepare, Run run) {
+double wave_ms(const Backend& backend, int reps, std::size_t items, Prepare prepare, Run run) {
     std::vector<double> t;
     for (int r = 0; r < reps; ++r) {
         prepare();
-        std::exception_ptr err;
         const auto t0 = Clock::now();
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t i = 0; i < items; ++i) {
-            try {
-                run(i);
-            } catch (...) {
-#pragma omp critical(hecnn_rates_err)
-                if (!err) err = std::current_exception();
-            }
-        }
+        backend.parallel_for(items, run);
         t.push_back(ms_since(t0) / static_cast<double>(items));
-        if (err) std::rethrow_exception(err);
     }
     return median(t);
 }
 
 // ms per GiB of memory the process never held: blocks from the engine's allocation
 // (advised for huge pages), every page touched by the threads, as a cold run's outputs are.
-double first_touch_ms_per_gib(int reps) {
+double first_touch_ms_per_gib(const Backend& backend, int reps) {
     constexpr std::size_t kBlock = std::size_t{4} << 20, kBlocks = 64;  // 256 MiB a repetition
     std::vector<void*> held;  // kept until the end: each repetition takes fresh memory
     std::vector<double> t;
@@ -80,9 +69,9 @@ double first_touch_ms_per_gib(int reps) {
         std::vector<void*> blocks(kBlocks);
         for (auto& b : blocks) held.push_back(b = math::aligned_acquire(kBlock));
         const auto t0 = Clock::now();
-#pragma omp parallel for schedule(dynamic)
-        for (std::size_t b = 0; b < kBlocks; ++b)
+        backend.parallel_for(kBlocks, [&](std::size_t b) {
             for (std::size_t off = 0; off < kBlock; off += 4096) static_cast<volatile unsigned char*>(blocks[b])[off] = 1;
+        });
         t.push_back(ms_since(t0) * static_cast<double>(std::size_t{1} << 30) / static_cast<double>(kBlock * kBlocks));
     }
     for (void* b : held) math::aligned_release(b, kBlock);
@@ -103,7 +92,8 @@ Rates measure_one(int log_n, int threads, const RateBenchOptions& opt, double fi
     const auto rk = keygen.create_relin_key();
     const ckks::Encoder encoder(ctx);
     const ckks::Encryptor enc(ctx, keygen.secret_key());
-    const ckks::Evaluator eval(ctx);
+    const CpuBackend backend(ctx);
+    const Backend& eval = backend;
     auto uniform = [&] {
         std::vector<double> v(ctx->slots());
         for (auto& x : v) x = std::ldexp(static_cast<double>(prng.next_u64() >> 11), -52) - 1.0;
@@ -125,21 +115,21 @@ Rates measure_one(int log_n, int threads, const RateBenchOptions& opt, double fi
     r.first_touch_ms_per_gib = first_touch;
 
     say("square (no relinearisation)");
-    r.square_ms = wave_ms(reps, items, none, [&](std::size_t i) { work[i] = eval.square(input(i, 0)); });
+    r.square_ms = wave_ms(backend, reps, items, none, [&](std::size_t i) { work[i] = eval.square(input(i, 0)); });
     say("square + relinearise + rescale");
-    r.square_relin_rescale_ms = wave_ms(reps, items, none, [&](std::size_t i) { work[i] = eval.square_relin_rescale(input(i, 0), rk); });
+    r.square_relin_rescale_ms = wave_ms(backend, reps, items, none, [&](std::size_t i) { work[i] = eval.square_relin_rescale(input(i, 0), rk); });
     say("relinearise");
-    r.relin_ms = wave_ms(reps, items, [&] { for (std::size_t i = 0; i < items; ++i) work[i] = eval.square(input(i, 0)); },
+    r.relin_ms = wave_ms(backend, reps, items, [&] { for (std::size_t i = 0; i < items; ++i) work[i] = eval.square(input(i, 0)); },
                          [&](std::size_t i) { eval.relinearize_inplace(work[i], rk); });
     say("rescale");
-    r.rescale_ms = wave_ms(reps, many, [&] { for (std::size_t i = 0; i < many; ++i) work[i] = input(i, 0); },
+    r.rescale_ms = wave_ms(backend, reps, many, [&] { for (std::size_t i = 0; i < many; ++i) work[i] = input(i, 0); },
                            [&](std::size_t i) { eval.rescale_inplace(work[i]); });
     say("copy");
-    r.copy_ms = wave_ms(reps, many, [&] { for (auto& w : work) w = Ciphertext(); }, [&](std::size_t i) { work[i] = input(i, 0); });
+    r.copy_ms = wave_ms(backend, reps, many, [&] { for (auto& w : work) w = Ciphertext(); }, [&](std::size_t i) { work[i] = eval.dropped_copy(input(i, 0), input(i, 0).level()); });
     say("spill");
     {
-        detail::SpillStore store(ctx, opt.spill_dir);
-        r.spill_ms = wave_ms(reps, items, none, [&](std::size_t i) {
+        detail::SpillStore store(backend, opt.spill_dir);
+        r.spill_ms = wave_ms(backend, reps, items, none, [&](std::size_t i) {
             store.write(static_cast<int>(i), input(i, 0));
             work[i] = store.read(static_cast<int>(i));
         });
@@ -158,7 +148,7 @@ Rates measure_one(int log_n, int threads, const RateBenchOptions& opt, double fi
     };
     const auto small = map_of(25, 6), large = map_of(128, 32);
     std::vector<std::vector<Ciphertext>> outs(items);
-    const double t_small = wave_ms(reps, items, none, [&](std::size_t i) {
+    const double t_small = wave_ms(backend, reps, items, none, [&](std::size_t i) {
         std::vector<const Ciphertext*> in;
         for (std::size_t j = 0; j < small.inputs; ++j) in.push_back(&input(i, j));
         outs[i] = eval.linear(std::span<const Ciphertext* const>(in), small);
@@ -189,19 +179,20 @@ std::vector<Rates> measure_rates(const RateBenchOptions& opt) {
     for (int l : opt.log_n)
         if (l < 13 || l > 15) throw std::invalid_argument("measure_rates: log N " + std::to_string(l) + " outside 13…15 (the reference chains)");
     configure_allocator_for_inference();
-    const int before = omp_get_max_threads();
+    // The thread setting is the backend's (process-wide for the CPU one); restored after.
+    const CpuBackend first(ckks::Context::create(reference_literal(opt.log_n.front())));
+    const int before = first.set_threads(opt.threads);
     const int threads = opt.threads > 0 ? opt.threads : before;
-    omp_set_num_threads(threads);
     std::vector<Rates> all;
     try {
         if (opt.progress) opt.progress("first touch of fresh memory");
-        const double first_touch = first_touch_ms_per_gib(3);  // before anything grows the heap
+        const double first_touch = first_touch_ms_per_gib(first, 3);  // before anything grows the heap
         for (int l : opt.log_n) all.push_back(measure_one(l, threads, opt, first_touch));
     } catch (...) {
-        omp_set_num_threads(before);
+        first.set_threads(before);
         throw;
     }
-    omp_set_num_threads(before);
+    first.set_threads(before);
     return all;
 }
 
