@@ -29,16 +29,16 @@ function(hecnn_add_tests layer)
     set(arg_THREADS 2)
   endif()
   # OPENBLAS_NUM_THREADS: libtorch's BLAS, in hecnn-train and the train tests.
-  # HECNN_RATES: a file that does not exist, so that no test predicts with the rates
-  # `hecnn bench rates` stored for the user (he::Rates::for_machine: the built-in figures).
-  set(env "OMP_NUM_THREADS=${arg_THREADS};OPENBLAS_NUM_THREADS=1;HECNN_RATES=${PROJECT_BINARY_DIR}/no-such-rates.json")
+  set(env "OMP_NUM_THREADS=${arg_THREADS};OPENBLAS_NUM_THREADS=1")
   list(TRANSFORM arg_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
   list(TRANSFORM arg_INCLUDE PREPEND ${PROJECT_SOURCE_DIR}/)
   file(GLOB tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/${layer}/test_*.cpp)
   foreach(src IN LISTS tests)
     get_filename_component(file ${src} NAME_WE)
     set(t ${layer}_${file})
-    add_executable(${t} ${src} ${arg_SOURCES})
+    # tests/test_environment.cpp: what every test process runs under (the user's measured
+    # rates kept out), whichever way ctest or a developer starts it.
+    add_executable(${t} ${src} ${arg_SOURCES} ${PROJECT_SOURCE_DIR}/tests/test_environment.cpp)
     target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src ${arg_INCLUDE})
     target_link_libraries(${t} PRIVATE ${arg_LINK} GTest::gtest GTest::gtest_main)
     target_compile_definitions(${t} PRIVATE HECNN_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data" ${arg_DEFINITIONS})

@@ -90,10 +90,20 @@ void Prng::uniform_mod(const Modulus& q, std::span<u64> out) {
     const u64 qv = q.value();
     const int bits = q.bits();
     const u64 mask = bits == 64 ? ~u64{0} : (u64{1} << bits) - 1;
+    // The same words of the stream as next_u64() in a loop (seeded ciphertexts are expanded
+    // from it on both sides, so the sequence is part of the format), read straight from the
+    // buffer while it holds whole words: a seeded upload's expansion is ~77 M draws.
     for (auto& x : out) {
         u64 v;
-        do v = next_u64() & mask;
-        while (v >= qv);
+        do {
+            if (pos_ + sizeof(v) <= buf_.size()) {
+                std::memcpy(&v, buf_.data() + pos_, sizeof(v));
+                pos_ += sizeof(v);
+            } else {
+                v = next_u64();  // refills, or takes a word across the buffer's end
+            }
+            v &= mask;
+        } while (v >= qv);
         x = v;
     }
 }

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -53,11 +55,16 @@ void expect_refused(const fs::path& file, const std::string& needle) {
     }
 }
 
-// Sets an environment variable for the scope of one test.
+// Sets an environment variable for the scope of one test, and puts back what was there
+// (tests/test_environment.cpp's HECNN_RATES).
 struct Env {
     std::string name;
-    Env(const char* n, const std::string& v) : name(n) { setenv(n, v.c_str(), 1); }
-    ~Env() { unsetenv(name.c_str()); }
+    std::optional<std::string> before;
+    Env(const char* n, const std::string& v) : name(n) {
+        if (const char* b = std::getenv(n)) before = b;
+        setenv(n, v.c_str(), 1);
+    }
+    ~Env() { before ? setenv(name.c_str(), before->c_str(), 1) : unsetenv(name.c_str()); }
 };
 
 }  // namespace
