@@ -71,6 +71,7 @@ void run(const Options& o) {
     row("rescale", &he::Rates::rescale_ms, false);
     row("copy", &he::Rates::copy_ms, false);
     row("spill (write + read back)", &he::Rates::spill_ms, false);
+    row("input (seeded upload loaded)", &he::Rates::input_ms, false);
     std::printf("%-30s", "linear pass, in MACs");
     for (const auto& r : rates) std::printf(" %12.1f", r.linear_pass_macs);
     std::printf(" %14.1f\n", ref.linear_pass_macs);

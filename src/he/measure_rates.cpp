@@ -11,6 +11,7 @@
 #include "hecnn/ckks/encoder.h"
 #include "hecnn/ckks/encryptor.h"
 #include "hecnn/ckks/keys.h"
+#include "hecnn/ckks/serialize.h"
 #include "hecnn/he/cpu_backend.h"
 #include "hecnn/he/memory.h"
 #include "hecnn/he/rates.h"
@@ -126,6 +127,13 @@ Rates measure_one(int log_n, int threads, const RateBenchOptions& opt, double fi
                            [&](std::size_t i) { eval.rescale_inplace(work[i]); });
     say("copy");
     r.copy_ms = wave_ms(backend, reps, many, [&] { for (auto& w : work) w = Ciphertext(); }, [&](std::size_t i) { work[i] = eval.dropped_copy(input(i, 0), input(i, 0).level()); });
+    say("input (seeded upload: checksum, unpack, expand)");
+    {
+        std::vector<std::vector<std::uint8_t>> uploads;
+        for (std::size_t j = 0; j < 8; ++j) uploads.push_back(ckks::serialize(enc.encrypt_seeded(encoder.encode(uniform()))));
+        r.input_ms = wave_ms(backend, reps, many, [&] { for (auto& w : work) w = Ciphertext(); },
+                             [&](std::size_t i) { work[i] = eval.deserialize(uploads[i % uploads.size()]); });
+    }
     say("spill");
     {
         detail::SpillStore store(backend, opt.spill_dir);

@@ -142,11 +142,17 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
         }
     }
 
-    // Memory: the schedule's decisions and their cost.
+    // Memory: the schedule's decisions and their cost. A lazy input's first load fetches
+    // it from the provider (an uploaded seeded ciphertext at the top level: checksum,
+    // unpack, expand); later loads of it are spill loads, costed below.
+    std::vector<bool> fetched(static_cast<std::size_t>(plan.input_count), false);
     for (const Action& a : sch.actions()) {
-        if (a.kind == Action::Kind::Drop) {  // (counted by the schedule)
-            StepRecord& sp = p.steps[static_cast<std::size_t>(a.step)];
+        StepRecord& sp = p.steps[static_cast<std::size_t>(a.step)];
+        if (a.kind == Action::Kind::Drop)  // (counted by the schedule)
             sp.seconds += rates.copy_ms * cost.lin(a.level, size[a.wire]) * 1e-3;
+        if (a.kind == Action::Kind::Load && exec.lazy_inputs && a.wire < plan.input_count && !fetched[static_cast<std::size_t>(a.wire)]) {
+            fetched[static_cast<std::size_t>(a.wire)] = true;
+            sp.seconds += rates.input_ms * cost.lin(top, 2) * 1e-3;
         }
     }
     for (std::size_t si = 0; si < plan.steps.size(); ++si) {

@@ -5,11 +5,13 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -40,7 +42,7 @@ he::Rates sample(int log_n, int threads, double mac) {
     he::Rates r;
     r.log_n = log_n, r.limbs = log_n - 5, r.threads = threads;
     r.mac_ms = mac, r.linear_pass_macs = 3.5, r.square_relin_rescale_ms = 7, r.square_ms = 2, r.relin_ms = 4.5;
-    r.rescale_ms = 0.2, r.copy_ms = 0.1, r.spill_ms = 9, r.first_touch_ms_per_gib = 300;
+    r.rescale_ms = 0.2, r.copy_ms = 0.1, r.spill_ms = 9, r.input_ms = 1.25, r.first_touch_ms_per_gib = 300;
     return r;
 }
 
@@ -86,6 +88,7 @@ TEST(Rates, CacheFileRoundTripsEveryField) {
     EXPECT_DOUBLE_EQ(r.rescale_ms, want.rescale_ms);
     EXPECT_DOUBLE_EQ(r.copy_ms, want.copy_ms);
     EXPECT_DOUBLE_EQ(r.spill_ms, want.spill_ms);
+    EXPECT_DOUBLE_EQ(r.input_ms, want.input_ms);
     EXPECT_DOUBLE_EQ(r.first_touch_ms_per_gib, want.first_touch_ms_per_gib);
     EXPECT_NE(r.source.find("hecnn bench rates"), std::string::npos) << r.source;
     EXPECT_NE(r.source.find(file.string()), std::string::npos) << r.source;
@@ -177,7 +180,7 @@ TEST(Rates, MeasuresEveryKernel) {
     EXPECT_EQ(r.log_n, 13);
     EXPECT_EQ(r.threads, 2);
     EXPECT_GE(r.limbs, 2);
-    for (double v : {r.mac_ms, r.square_ms, r.square_relin_rescale_ms, r.relin_ms, r.rescale_ms, r.copy_ms, r.spill_ms, r.first_touch_ms_per_gib}) {
+    for (double v : {r.input_ms, r.mac_ms, r.square_ms, r.square_relin_rescale_ms, r.relin_ms, r.rescale_ms, r.copy_ms, r.spill_ms, r.first_touch_ms_per_gib}) {
         EXPECT_TRUE(std::isfinite(v));
         EXPECT_GT(v, 0);
     }
@@ -219,4 +222,41 @@ TEST(Rates, SimulatorChargesTheLinearPassPerInputAndOutput) {
         differs = differs || a.steps[i].seconds != b.steps[i].seconds;
     }
     EXPECT_TRUE(differs);
+}
+
+TEST(Rates, SimulatorChargesEachLazyInputsFetchOnce) {
+    const auto plan = he::compile(cryptonets(12));
+    ckks::ParametersLiteral lit;
+    lit.log_n = 11;
+    lit.data_prime_bits.assign(static_cast<std::size_t>(plan.depth) + 1, 40);
+    lit.data_prime_bits[0] = 60;
+    lit.special_prime_bits = {60};
+    lit.insecure_test_only_allow_below_128_bits = true;
+    const auto ctx = ckks::Context::create(lit);
+    he::Rates free = he::Rates::defaults(), costly = he::Rates::defaults();
+    free.input_ms = 0;
+    costly.input_ms = 3.0;
+    he::SimulateOptions so;
+    so.exec.threads = 2;
+    so.exec.memory = he::MemoryBudget::unlimited();
+    so.exec.lazy_inputs = true;
+    // The difference is one fetch per input: 3 ms at the reference ring and limbs, scaled by
+    // N, the inputs' limbs (the top level) and the threads sharing the work.
+    const double per = 3.0e-3 * std::ldexp(1.0, 11 - free.log_n) * (ctx->max_level() + 1.0) / free.limbs * free.threads / 2.0;
+    const double extra = he::simulate(plan, *ctx, costly, so).seconds - he::simulate(plan, *ctx, free, so).seconds;
+    // Inputs no step reads (pixels a strided conv skips) are never fetched.
+    std::set<int> read;
+    for (const auto& st : plan.steps) {
+        for (const auto& g : st.groups)
+            for (int w : g.inputs) read.insert(w);
+        if (st.kind == he::Step::Kind::Square)
+            for (std::size_t i = 0; i < st.outputs.size(); ++i)
+                for (int w : st.operands(i)) read.insert(w);
+    }
+    const auto fetched = static_cast<double>(std::count_if(read.begin(), read.end(), [&](int w) { return w < plan.input_count; }));
+    ASSERT_GT(fetched, 0);
+    EXPECT_NEAR(extra, per * fetched, 1e-9 * fetched);
+    // Inputs handed over whole (not lazy) cost nothing in the run.
+    so.exec.lazy_inputs = false;
+    EXPECT_DOUBLE_EQ(he::simulate(plan, *ctx, costly, so).seconds, he::simulate(plan, *ctx, free, so).seconds);
 }

@@ -31,6 +31,10 @@ struct Rates {
     double rescale_ms = 0.0;
     double copy_ms = 0.0;      // copying one ciphertext into a fresh block (a level drop; bench "copy")
     double spill_ms = 0.0;     // serialise + write + read + load one ciphertext (bench "spill")
+    // Loading one uploaded (seeded) input ciphertext: its checksum, unpacking, and the
+    // expansion of its second polynomial from the seed (bench "input"). A run with lazy
+    // inputs (a server reading the batch file) pays it inside the run.
+    double input_ms = 0.0;
     // First touch of fresh memory (page faults + zeroing), per GiB, when the process has
     // not held that much before (a "cold" run; bench "first_touch_gib").
     double first_touch_ms_per_gib = 0.0;
