@@ -39,6 +39,26 @@ int int_in(const std::filesystem::path& path, const nlohmann::json& e, const cha
     return static_cast<int>(v);
 }
 
+// Every measured figure and its name in an entry's "ms" object (the names of `hecnn bench
+// ckks --json`, which lacks the newer ones: they keep the built-in figures).
+struct Field {
+    const char* key;
+    double Rates::*field;
+    bool required = false, zero_ok = false;
+};
+const Field kFields[] = {
+    {"linear_per_mac", &Rates::mac_ms, true},
+    {"linear_pass_macs", &Rates::linear_pass_macs, false, true},
+    {"square_relin_rescale", &Rates::square_relin_rescale_ms, true},
+    {"mul", &Rates::square_ms, true},
+    {"relin", &Rates::relin_ms, true},
+    {"rescale", &Rates::rescale_ms, true},
+    {"copy", &Rates::copy_ms},
+    {"spill", &Rates::spill_ms},
+    {"input", &Rates::input_ms},
+    {"first_touch_gib", &Rates::first_touch_ms_per_gib},
+};
+
 // One entry: the "ms" names of `hecnn bench ckks --json`, plus "limbs" in the cache format
 // (bench ckks lists its "data_primes" instead).
 Rates entry_rates(const std::filesystem::path& path, const nlohmann::json& e) {
@@ -55,18 +75,10 @@ Rates entry_rates(const std::filesystem::path& path, const nlohmann::json& e) {
     r.threads = e.contains("threads") ? int_in(path, e, "threads", 1, 4096) : 1;
     if (!e.contains("ms") || !e.at("ms").is_object()) bad(path, "an entry has no \"ms\" object");
     const auto& ms = e.at("ms");
-    for (const char* key : {"linear_per_mac", "square_relin_rescale", "mul", "relin", "rescale"})
-        if (!ms.contains(key)) bad(path, std::string("an entry has no \"") + key + "\" time");
-    r.mac_ms = number(path, ms, "linear_per_mac", 0);
-    r.linear_pass_macs = number(path, ms, "linear_pass_macs", r.linear_pass_macs, true);
-    r.square_relin_rescale_ms = number(path, ms, "square_relin_rescale", 0);
-    r.square_ms = number(path, ms, "mul", 0);
-    r.relin_ms = number(path, ms, "relin", 0);
-    r.rescale_ms = number(path, ms, "rescale", 0);
-    r.copy_ms = number(path, ms, "copy", r.copy_ms);
-    r.spill_ms = number(path, ms, "spill", r.spill_ms);
-    r.input_ms = number(path, ms, "input", r.input_ms);
-    r.first_touch_ms_per_gib = number(path, ms, "first_touch_gib", r.first_touch_ms_per_gib);
+    for (const auto& f : kFields) {
+        if (f.required && !ms.contains(f.key)) bad(path, std::string("an entry has no \"") + f.key + "\" time");
+        r.*f.field = number(path, ms, f.key, r.*f.field, f.zero_ok);  // absent: the built-in figure
+    }
     return r;
 }
 
@@ -75,16 +87,8 @@ nlohmann::json entry_json(const Rates& r) {
     e["log_n"] = r.log_n;
     e["limbs"] = r.limbs;
     e["threads"] = r.threads;
-    e["ms"] = {{"linear_per_mac", r.mac_ms},
-               {"linear_pass_macs", r.linear_pass_macs},
-               {"square_relin_rescale", r.square_relin_rescale_ms},
-               {"mul", r.square_ms},
-               {"relin", r.relin_ms},
-               {"rescale", r.rescale_ms},
-               {"copy", r.copy_ms},
-               {"spill", r.spill_ms},
-               {"input", r.input_ms},
-               {"first_touch_gib", r.first_touch_ms_per_gib}};
+    e["ms"] = nlohmann::json::object();
+    for (const auto& f : kFields) e["ms"][f.key] = r.*f.field;
     return e;
 }
 

@@ -69,6 +69,17 @@ struct Env {
     ~Env() { before ? setenv(name.c_str(), before->c_str(), 1) : unsetenv(name.c_str()); }
 };
 
+// Test-only parameters at N=2^11 with a prime for every level of the plan.
+ckks::ContextPtr small_context(const he::Plan& plan) {
+    ckks::ParametersLiteral lit;
+    lit.log_n = 11;
+    lit.data_prime_bits.assign(static_cast<std::size_t>(plan.depth) + 1, 40);
+    lit.data_prime_bits[0] = 60;
+    lit.special_prime_bits = {60};
+    lit.insecure_test_only_allow_below_128_bits = true;
+    return ckks::Context::create(lit);
+}
+
 }  // namespace
 
 TEST(Rates, CacheFileRoundTripsEveryField) {
@@ -198,13 +209,7 @@ TEST(Rates, MeasuresEveryKernel) {
 
 TEST(Rates, SimulatorChargesTheLinearPassPerInputAndOutput) {
     const auto plan = he::compile(cryptonets(12));
-    ckks::ParametersLiteral lit;
-    lit.log_n = 11;
-    lit.data_prime_bits.assign(static_cast<std::size_t>(plan.depth) + 1, 40);
-    lit.data_prime_bits[0] = 60;
-    lit.special_prime_bits = {60};
-    lit.insecure_test_only_allow_below_128_bits = true;
-    const auto ctx = ckks::Context::create(lit);
+    const auto ctx = small_context(plan);
     he::Rates no_pass = he::Rates::defaults(), pass = he::Rates::defaults();
     no_pass.linear_pass_macs = 0;
     pass.linear_pass_macs = 16;
@@ -226,13 +231,7 @@ TEST(Rates, SimulatorChargesTheLinearPassPerInputAndOutput) {
 
 TEST(Rates, SimulatorChargesEachLazyInputsFetchOnce) {
     const auto plan = he::compile(cryptonets(12));
-    ckks::ParametersLiteral lit;
-    lit.log_n = 11;
-    lit.data_prime_bits.assign(static_cast<std::size_t>(plan.depth) + 1, 40);
-    lit.data_prime_bits[0] = 60;
-    lit.special_prime_bits = {60};
-    lit.insecure_test_only_allow_below_128_bits = true;
-    const auto ctx = ckks::Context::create(lit);
+    const auto ctx = small_context(plan);
     he::Rates free = he::Rates::defaults(), costly = he::Rates::defaults();
     free.input_ms = 0;
     costly.input_ms = 3.0;
