@@ -29,6 +29,7 @@
 #include "hecnn/ckks/evaluator.h"
 #include "hecnn/ckks/keys.h"
 #include "hecnn/ckks/serialize.h"
+#include "hecnn/he/rates.h"
 #include "hecnn/math/csprng.h"
 
 namespace hecnn::cli {
@@ -48,22 +49,11 @@ struct Options {
 // Data primes of the SEAL baseline's parameter sets (P3, P2, P1) and our special primes,
 // chosen within the 128-bit budget: log2(QP) <= 218 / 438 / 881.
 ckks::ParametersLiteral bench_literal(int log_n, bool seal_layout) {
-    ckks::ParametersLiteral lit;
-    lit.log_n = log_n;
-    const int forties = log_n == 13 ? 2 : log_n == 14 ? 7 : 16;
-    lit.data_prime_bits.push_back(60);
-    lit.data_prime_bits.insert(lit.data_prime_bits.end(), forties, 40);
-    if (seal_layout) {
+    ckks::ParametersLiteral lit = he::reference_literal(log_n);
+    if (seal_layout) {  // one special prime, one digit per data prime
         lit.special_prime_bits = {60};
-        lit.dnum = forties + 1;
-    } else if (log_n == 13) {
-        lit.special_prime_bits = {60};
-    } else if (log_n == 14) {
-        lit.special_prime_bits = {49, 49};
-    } else {
-        lit.special_prime_bits = {60, 60};
+        lit.dnum = static_cast<int>(lit.data_prime_bits.size());
     }
-    lit.log_scale = 40;
     return lit;
 }
 

@@ -8,9 +8,12 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <span>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
+
+#include "hecnn/ckks/serialize.h"
 
 namespace hecnn::he {
 namespace {
@@ -208,16 +211,8 @@ void save_rates(const std::vector<Rates>& rates, const std::filesystem::path& pa
     j["entries"] = nlohmann::json::array();
     for (const auto& r : rates) j["entries"].push_back(entry_json(r));
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    auto tmp = path;
-    tmp += ".tmp-" + std::to_string(::getpid());
-    {
-        std::ofstream f(tmp, std::ios::trunc);
-        if (!f) throw std::runtime_error("cannot write " + tmp.string());
-        f << j.dump(2) << "\n";
-        f.flush();
-        if (!f) throw std::runtime_error("cannot write " + tmp.string());
-    }
-    std::filesystem::rename(tmp, path);
+    const std::string text = j.dump(2) + "\n";
+    ckks::write_file_atomic(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
 
 }  // namespace hecnn::he

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "hecnn/ckks/context.h"
+
 namespace hecnn::he {
 
 // Kernel times (milliseconds) at a reference ring degree and limb count, as the wall time
@@ -57,6 +59,11 @@ struct Rates {
     // $HOME/.cache/hecnn/rates.json.
     static std::filesystem::path cache_path();
 };
+
+// The parameters kernels are measured at, by `hecnn bench rates` and `hecnn bench ckks`:
+// a 60-bit q_0 and 40-bit primes, 2 / 7 / 16 of them at log N 13 / 14 / 15 (the chains of
+// SEAL's P3, P2, P1 sets, docs/BASELINES.md), within the 128-bit bound. log N 13…15.
+ckks::ParametersLiteral reference_literal(int log_n);
 
 // `hecnn bench rates`: each kernel the simulator counts, run the way the runtime runs a
 // wave (every thread on its own operations; outputs in fresh blocks from the inference
