@@ -426,7 +426,7 @@ private:
             switch (kind) {
                 case Action::Kind::Spill: cur.spill_bytes += before[i], cur.spill_file_bytes += file[i], ++cur.spills, ++spilled_; break;
                 case Action::Kind::Load:
-                    if (w < plan_.input_count && fetched_[w] == 2) fetched_[w] = 1, cur.input_load_bytes += after[i];
+                    if (w < plan_.input_count && fetched_[w] == 2) fetched_[w] = 1, ++cur.input_loads, cur.input_load_bytes += after[i];
                     else cur.load_bytes += after[i], ++cur.loads, --spilled_;
                     break;
                 case Action::Kind::Drop: cur.drop_bytes += after[i], ++cur.drops; break;

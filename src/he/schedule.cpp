@@ -152,7 +152,7 @@ private:
         cur_[w] = load_level(w);
         emit(Action::Kind::Load, w, cur_[w]);
         if (external) {
-            sm().input_load_bytes += size_of(w);
+            ++sm().input_loads, sm().input_load_bytes += size_of(w);
         } else {
             --spilled_count_, spilled_bytes_ -= size_of(w);
             ++sm().loads, sm().load_bytes += size_of(w);

@@ -142,21 +142,16 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
         }
     }
 
-    // Memory: the schedule's decisions and their cost. A lazy input's first load fetches
-    // it from the provider (an uploaded seeded ciphertext at the top level: checksum,
-    // unpack, expand); later loads of it are spill loads, costed below.
-    std::vector<bool> fetched(static_cast<std::size_t>(plan.input_count), false);
+    // Memory: the schedule's decisions and their cost.
     for (const Action& a : sch.actions()) {
-        StepRecord& sp = p.steps[static_cast<std::size_t>(a.step)];
         if (a.kind == Action::Kind::Drop)  // (counted by the schedule)
-            sp.seconds += rates.copy_ms * cost.lin(a.level, size[a.wire]) * 1e-3;
-        if (a.kind == Action::Kind::Load && exec.lazy_inputs && a.wire < plan.input_count && !fetched[static_cast<std::size_t>(a.wire)]) {
-            fetched[static_cast<std::size_t>(a.wire)] = true;
-            sp.seconds += rates.input_ms * cost.lin(top, 2) * 1e-3;
-        }
+            p.steps[static_cast<std::size_t>(a.step)].seconds += rates.copy_ms * cost.lin(a.level, size[a.wire]) * 1e-3;
     }
     for (std::size_t si = 0; si < plan.steps.size(); ++si) {
         StepRecord& sp = p.steps[si];
+        // Lazy inputs fetched from the provider (the schedule counts them): an uploaded
+        // seeded ciphertext at the top level each, checksummed, unpacked and expanded.
+        sp.seconds += rates.input_ms * cost.lin(top, 2) * 1e-3 * static_cast<double>(sp.input_loads);
         // Spill traffic at the rate of one reference ciphertext (∝ bytes).
         const double ref_bytes = static_cast<double>(Schedule::bytes(rates.limbs - 1, 2, std::size_t{1} << rates.log_n));
         sp.seconds += rates.spill_ms * static_cast<double>(sp.spill_bytes + sp.load_bytes) / ref_bytes * 1e-3 / exec.threads * rates.threads;

@@ -23,7 +23,7 @@ constexpr Field kFields[] = {
     HECNN_FIELD(spill_bytes, false), HECNN_FIELD(load_bytes, false),   HECNN_FIELD(input_load_bytes, false),
     HECNN_FIELD(drop_bytes, false),  HECNN_FIELD(spills, false),       HECNN_FIELD(loads, false),
     HECNN_FIELD(drops, false),       HECNN_FIELD(macs, false),         HECNN_FIELD(squares, false),
-    HECNN_FIELD(relins, false),      HECNN_FIELD(rescales, false),
+    HECNN_FIELD(relins, false),      HECNN_FIELD(rescales, false),     HECNN_FIELD(input_loads, false),
 };
 #undef HECNN_FIELD
 

@@ -156,6 +156,8 @@ TEST(Schedule, TinyPlanByHand) {
     EXPECT_EQ(lazy.actions()[0].kind, Kind::Load);
     EXPECT_EQ(lazy.actions()[1].kind, Kind::Load);
     EXPECT_EQ(lazy.steps()[0].input_load_bytes, 2 * B(3));
+    EXPECT_EQ(lazy.steps()[0].input_loads, 2);
+    EXPECT_EQ(lazy.steps()[1].input_loads + lazy.steps()[2].input_loads, 0);  // each input fetched once
     EXPECT_EQ(lazy.steps()[0].loads, 0);  // (loads count spilled wires read back)
     EXPECT_EQ(lazy.peak_bytes(), 2 * B(3) + B(2));
 

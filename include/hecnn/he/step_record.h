@@ -26,6 +26,7 @@ struct StepRecord {
     std::size_t input_load_bytes = 0;     // lazy inputs fetched from the provider
     std::size_t drop_bytes = 0;           // bytes kept by early level drops
     std::int64_t spills = 0, loads = 0, drops = 0;
+    std::int64_t input_loads = 0;         // lazy inputs fetched (each once, by the step that first reads it)
     std::size_t spill_file_bytes = 0;     // measured only: bytes written to spill files
     // Operations: ciphertext × scalar MACs, ciphertext × ciphertext products,
     // relinearisations, rescales.
