@@ -84,6 +84,7 @@ void run_serve(const ServeOptions& o) {
     so.memory = process.exec.memory;
     so.spill_dir = o.spill_dir;
     so.prefaulted_bytes = process.prefaulted_bytes;
+    so.rates = he::Rates::for_machine(plan.params.log_n, o.threads);  // once: what the jobs predict with is what is printed
     server::Service svc(plan, std::move(compiled), so);
     const auto h0 = svc.health();
 
@@ -126,7 +127,7 @@ void run_serve(const ServeOptions& o) {
                 human_ms(process.prefault_seconds * 1e3).c_str());
     std::printf("  memory %s of ciphertexts per worker × %zu worker(s); spills to %s\n", svc.worker_budget().describe().c_str(), o.workers,
                 svc.spill_dir().c_str());
-    std::printf("  rates for the jobs' predictions: %s\n", he::Rates::for_machine(plan.params.log_n, o.threads).source.c_str());
+    std::printf("  rates for the jobs' predictions: %s\n", so.rates->source.c_str());
     std::fflush(stdout);
     http.run();
     sig.join();

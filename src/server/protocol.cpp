@@ -18,6 +18,10 @@ double get_real(const nlohmann::json& j, const char* key) {
     if (!std::isfinite(d)) throw std::runtime_error(std::string("\"") + key + "\" is not finite");
     return d;
 }
+std::uint64_t get_count_or(const nlohmann::json& j, const char* key, std::uint64_t fallback) {
+    return j.contains(key) ? get_count(j, key) : fallback;
+}
+double get_real_or(const nlohmann::json& j, const char* key, double fallback) { return j.contains(key) ? get_real(j, key) : fallback; }
 std::string get_text(const nlohmann::json& j, const char* key) {
     const auto& v = j.at(key);
     if (!v.is_string()) throw std::runtime_error(std::string("\"") + key + "\" is not a string");
@@ -45,7 +49,7 @@ JobStatus job_status_from_json(const nlohmann::json& j) {
     s.elapsed = get_real(j, "elapsed_seconds");
     s.remaining = get_real(j, "remaining_seconds");
     s.server_seconds = get_real(j, "server_seconds");
-    s.predicted_seconds = j.contains("predicted_seconds") ? get_real(j, "predicted_seconds") : 0;  // (older servers: none)
+    s.predicted_seconds = get_real_or(j, "predicted_seconds", 0);
     s.result_bytes = get_count(j, "result_bytes");
     s.error = get_text(j, "error");
     return s;

@@ -14,6 +14,10 @@ inline constexpr std::size_t kMaxJsonBytes = 1 << 20;
 // Field reads that check the JSON type first (throw std::runtime_error naming the field).
 std::uint64_t get_count(const nlohmann::json& j, const char* key);
 double get_real(const nlohmann::json& j, const char* key);  // finite
+// Fields newer than some writers (older servers' answers, older status files): `fallback`
+// when absent, checked as above when present.
+std::uint64_t get_count_or(const nlohmann::json& j, const char* key, std::uint64_t fallback);
+double get_real_or(const nlohmann::json& j, const char* key, double fallback);
 std::string get_text(const nlohmann::json& j, const char* key);
 
 nlohmann::json to_json(const JobStatus& s);

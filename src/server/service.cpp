@@ -348,10 +348,10 @@ void Service::reload() {
                     j->seq = protocol::get_count(o, "seq");
                     j->st.samples = protocol::get_count(o, "samples");
                     j->st.server_seconds = protocol::get_real(o, "server_seconds");
-                    j->st.predicted_seconds = o.contains("predicted_seconds") ? protocol::get_real(o, "predicted_seconds") : 0;
+                    j->st.predicted_seconds = protocol::get_real_or(o, "predicted_seconds", 0);
                     j->st.result_bytes = protocol::get_count(o, "result_bytes");
                     j->st.error = protocol::get_text(o, "error");
-                    j->attempts = o.contains("attempts") ? protocol::get_count(o, "attempts") : 0;
+                    j->attempts = protocol::get_count_or(o, "attempts", 0);
                 } catch (const std::exception& e) {
                     j->st.state = JobState::failed;
                     j->st.error = std::string("its status was unreadable after a restart (") + e.what() + "); resubmit the batch";
@@ -424,6 +424,7 @@ void Service::run_job(Session& s, Job& j) {
         jo.max_batch_bytes = max_batch_bytes();
         jo.replace_result = true;  // a rerun after a restart replaces what an interrupted run left
         jo.exec = worker_exec_;
+        jo.rates = opt_.rates;
         {
             // Concurrent workers share the process's heap: each job is predicted with an
             // equal share of what the process has held.

@@ -71,6 +71,30 @@ TEST_F(ServiceTest, JobResultDecryptsToTheReference) {
     EXPECT_EQ(status_of([&] { svc->status(sid, jid); }), 404);
 }
 
+TEST_F(ServiceTest, JobsArePredictedWithTheRatesTheServiceWasGiven) {
+    // The prediction is linear in the rates: every figure ×4 predicts 4× the time (both
+    // services' first job, so both equally cold).
+    he::Rates slow = he::Rates::defaults();
+    for (double* f : {&slow.mac_ms, &slow.square_relin_rescale_ms, &slow.square_ms, &slow.relin_ms, &slow.rescale_ms, &slow.copy_ms,
+                      &slow.spill_ms, &slow.input_ms, &slow.first_touch_ms_per_gib})
+        *f *= 4;
+    double predicted[2] = {0, 0};
+    for (int k = 0; k < 2; ++k) {
+        auto o = options();
+        o.state_dir = dir / ("state" + std::to_string(k));
+        if (k == 1) o.rates = slow;
+        server::Service svc(w.plan, compiled, o);
+        const std::string sid = svc.open_session(read_bytes(alice.eval_keys()));
+        const std::string jid = submit(svc, sid, alice.encrypt("r" + std::to_string(k), 9, 3 + k));
+        ASSERT_TRUE(eventually([&] { return finished(svc, sid, jid); }));
+        const auto st = svc.status(sid, jid);
+        ASSERT_EQ(st.state, JobState::done) << st.error;
+        predicted[k] = st.predicted_seconds;
+    }
+    EXPECT_GT(predicted[0], 0);
+    EXPECT_NEAR(predicted[1], 4 * predicted[0], 1e-9 * predicted[1]);
+}
+
 TEST_F(ServiceTest, RefusesSecretKeysForeignParametersAndOversizedKeys) {
     auto svc = start();
     // A secret key is never accepted, whatever it is wrapped as.

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -33,6 +34,7 @@
 #include "hecnn/he/execution.h"
 #include "hecnn/he/memory.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/rates.h"
 #include "hecnn/io/plan_file.h"
 
 namespace hecnn::server {
@@ -67,6 +69,9 @@ struct ServiceOptions {
     // Heap the process faulted in before the service started (he::prefault_heap): held
     // already, so the first job's prediction is warm up to it.
     std::size_t prefaulted_bytes = 0;
+    // The kernel rates of the jobs' predictions, resolved once by the caller (unset: each
+    // job resolves this machine's, he::Rates::for_machine).
+    std::optional<he::Rates> rates;
 };
 
 enum class JobState { queued, running, done, failed };
