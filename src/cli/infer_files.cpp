@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "execution_options.h"
 #include "format.h"
@@ -12,6 +13,7 @@
 #include "hecnn/he/process.h"
 #include "hecnn/io/infer_job.h"
 #include "hecnn/io/onnx.h"
+#include "hecnn/mpi/world.h"
 #include "progress.h"
 
 namespace hecnn::cli {
@@ -25,31 +27,57 @@ struct InferFilesOptions {
     bool force = false, insecure = false, no_lazy = false;
 };
 
-void run_infer_files(const InferFilesOptions& o) {
+// Under mpirun (world: several ranks, docs/MPI.md) every rank runs this with the same
+// arguments: rank 0 reads the model and the evaluation keys and broadcasts them (the
+// others parse the same bytes), every rank reads the batch's inputs from the shared file,
+// each computes its share of the plan, and rank 0 alone prints and writes the result.
+void run_infer_files(const InferFilesOptions& o, mpi::World* world) {
+    const bool lead = !world || world->rank() == 0;
     he::ExecutionOptions start;  // as bench infer and serve: freed ciphertexts' pages reused (process.h)
     start.threads = o.threads;
+    // Ranks sharing a machine share its cores: OpenMP's default divided among them.
+    if (world && o.threads == 0) start.threads = std::max(1, omp_get_max_threads() / world->ranks_per_machine());
     he::start_inference_process(start);  // the budget is resolved by the job (io::infer_batch_file)
-    const auto onnx = ckks::read_file(o.model, io::kMaxOnnxBytes);
+    auto read_shared = [&](const std::string& path, std::size_t max_bytes) {
+        if (!world) return ckks::read_file(path, max_bytes);
+        return world->broadcast(lead ? ckks::read_file(path, max_bytes) : std::vector<std::uint8_t>{});
+    };
+    const auto onnx = read_shared(o.model, io::kMaxOnnxBytes);
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     const auto model = io::parse_onnx(onnx_bytes);
     he::CompileOptions copt;
     copt.lazy_relin = !o.no_lazy;
     const auto plan = he::compile(model, copt);
     const std::string digest = io::model_digest(onnx_bytes);
-    const auto keys = io::load_eval_keys_file(o.eval_keys, o.insecure);
+    const auto keys = world ? io::load_eval_keys(read_shared(o.eval_keys, std::size_t{1} << 32), o.insecure)
+                            : io::load_eval_keys_file(o.eval_keys, o.insecure);
+    if (!lead) {
+        io::JobOptions jo;
+        jo.model_id = io::model_id_of(digest);
+        jo.exec.memory = world->common_budget(o.memory);
+        jo.exec.spill_dir = o.spill_dir;
+        jo.ranks = world;
+        const auto r = io::infer_batch_file(plan, keys, o.in, o.out, jo);
+        world->gather(r.sent_bytes);
+        return;
+    }
     std::printf("model       %s: %d input ciphertexts, %zu steps, depth %d (digest %.16s…)\n", o.model.c_str(), plan.input_count,
                 plan.steps.size(), plan.depth, digest.c_str());
     std::printf("keys        %s: key set %016llx, %s — evaluation keys only, no secret key\n", o.eval_keys.c_str(),
                 static_cast<unsigned long long>(keys.keyset_id), keys.ctx->describe().c_str());
     if (!o.force && std::filesystem::exists(o.out)) throw std::runtime_error(o.out + " exists: choose another --out, or --force to replace it");
+    if (world)
+        std::printf("ranks       %d MPI ranks (%d on the fullest machine), %d thread(s) each; model and keys broadcast by rank 0 (%s)\n",
+                    world->size(), world->ranks_per_machine(), omp_get_max_threads(), human_bytes(static_cast<double>(world->broadcast_bytes())).c_str());
     std::fflush(stdout);
 
     ProgressBar bar("server", plan.steps.size(), "steps");
     io::JobOptions jo;
     jo.model_id = io::model_id_of(digest);  // a batch encrypted for another model is refused
     jo.replace_result = o.force;
-    jo.exec.memory = o.memory;
+    jo.exec.memory = world ? world->common_budget(o.memory) : o.memory;
     jo.exec.spill_dir = o.spill_dir;
+    jo.ranks = world;
     jo.progress = [&](const io::JobProgress& p) { bar.update(p.step, "", p.remaining); };
     const auto r = io::infer_batch_file(plan, keys, o.in, o.out, jo);
     const double per = r.samples ? r.seconds / static_cast<double>(r.samples) : 0;
@@ -62,6 +90,27 @@ void run_infer_files(const InferFilesOptions& o) {
                 r.rates_source.c_str());
     std::printf("wrote       %s: %zu output ciphertexts, %s (only the key owner can decrypt it)\n", o.out.c_str(), r.result.count,
                 human_bytes(static_cast<double>(r.result_bytes)).c_str());
+    if (world) {  // exact byte counts: tests compare them with the prediction
+        const auto sent = world->gather(r.sent_bytes);
+        std::printf("exchange   ");
+        for (std::size_t k = 0; k < sent.size(); ++k)
+            std::printf(" rank %zu sent %llu bytes (predicted %llu)%s", k, static_cast<unsigned long long>(sent[k]),
+                        static_cast<unsigned long long>(k < r.predicted_sent.size() ? r.predicted_sent[k] : 0), k + 1 < sent.size() ? "," : "\n");
+    }
+}
+
+// A failed rank ends the whole job (the others would wait for it forever), saying which.
+void run_infer_files(const InferFilesOptions& o) {
+    if (!mpi::launched()) return run_infer_files(o, nullptr);
+    mpi::World world;
+    if (world.size() == 1) return run_infer_files(o, nullptr);
+    try {
+        run_infer_files(o, &world);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "hecnn infer: rank %d of %d failed: %s\n", world.rank(), world.size(), e.what());
+        std::fflush(stderr);
+        world.abort(1);
+    }
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <exception>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "hecnn/he/cpu_backend.h"
+#include "hecnn/he/partition.h"
 #include "spill.h"
 
 namespace hecnn::he {
@@ -298,6 +300,11 @@ public:
           fetched_(static_cast<std::size_t>(plan_.input_count), src.held ? 1 : 0),
           store_(*rt.be_, opt.exec.spill_dir),
           rec_(plan_, sch_, opt, trace) {
+        if (opt.ranks && opt.ranks->size() > 1) {
+            ranks_ = opt.ranks;
+            part_.emplace(plan_, sch_, ranks_->size());
+            ranks_->agree(part_->fingerprint(), "the schedule and its partition (same plan, budget and input level on every rank?)");
+        }
         if (src.held) {
             for (std::size_t i = 0; i < src.held->size(); ++i) wire_[i] = std::move((*src.held)[i]);
             src.held->clear();
@@ -324,11 +331,16 @@ public:
 
 private:
     // Action execution: a wave's units in parallel.
+    // Across ranks: only this rank's units (partition.h), then the wave's outputs exchanged.
     void run_wave(const Action& r) {
         const auto& units = sch_.units();
         const std::size_t acc0 = sums_bytes();
         std::vector<Ops> ops(r.last - r.first);
-        rt_.be_->parallel_for(r.last - r.first, [&](std::size_t i) {
+        std::vector<std::size_t> mine;
+        for (std::size_t i = 0; i < r.last - r.first; ++i)
+            if (!part_ || part_->owner(r.first + i) == ranks_->rank()) mine.push_back(i);
+        rt_.be_->parallel_for(mine.size(), [&](std::size_t k) {
+            const std::size_t i = mine[k];
             const Unit& u = units[r.first + i];
             const Step& st = plan_.steps[u.step];
             if (st.kind == Step::Kind::Square) {
@@ -342,7 +354,43 @@ private:
                 ops[i] = rt_.run_group(st.groups[u.item], u, wire_, top_, sums);
             }
         });
+        if (part_) exchange_outputs(r);
         account_wave(r, acc0, ops);
+    }
+
+    // The outputs of wave r: this rank's serialised to every other rank, the others'
+    // received from their owners, in unit order on both sides. A received ciphertext is
+    // bytes from outside: Backend::deserialize checks its format and checksum, and it must
+    // have the level and size the plan gives the wire.
+    void exchange_outputs(const Action& r) {
+        const auto& units = sch_.units();
+        const int me = ranks_->rank(), R = ranks_->size();
+        std::vector<int> sent, received, from;
+        for (std::size_t i = r.first; i < r.last; ++i)
+            for (int w : sch_.outputs(units[i])) {
+                const int o = part_->owner(i);
+                if (o == me) sent.push_back(w);
+                else received.push_back(w), from.push_back(o);
+            }
+        std::vector<std::vector<std::uint8_t>> bytes(sent.size());
+        rt_.be_->parallel_for(sent.size(), [&](std::size_t k) { bytes[k] = rt_.be_->serialize(wire_[sent[k]]); });
+        std::vector<Ranks::Message> out;
+        for (int to = 0; to < R; ++to)
+            if (to != me)
+                for (const auto& b : bytes) out.push_back({to, b});
+        auto in = ranks_->exchange(out, from);
+        if (in.size() != received.size()) throw std::logic_error("Runtime: the exchange returned " + std::to_string(in.size()) + " ciphertexts");
+        rt_.be_->parallel_for(received.size(), [&](std::size_t k) {
+            const int w = received[k];
+            auto c = rt_.be_->deserialize(in[k]);
+            const int level = plan_.wire_level(w, top_);
+            if (c.level() != level || static_cast<int>(c.size()) != plan_.wire_size[w])
+                throw std::runtime_error("Runtime: wire " + std::to_string(w) + " from rank " + std::to_string(from[k]) + " is at level " +
+                                         std::to_string(c.level()) + ", size " + std::to_string(c.size()) + "; the plan makes it at level " +
+                                         std::to_string(level) + ", size " + std::to_string(plan_.wire_size[w]));
+            in[k] = {};
+            wire_[w] = std::move(c);
+        });
     }
 
     // Action execution: consecutive loads, spills, drops or frees of one step, in parallel.
@@ -461,6 +509,8 @@ private:
     std::vector<char> fetched_;  // per input: 0 not yet, 2 being fetched by this run of loads, 1 fetched
     detail::SpillStore store_;
     std::map<std::pair<int, int>, GroupSums> split_sums_;  // of the split groups in progress, by (step, group)
+    Ranks* ranks_ = nullptr;           // several ranks (RunOptions::ranks): this rank's units only
+    std::optional<Partition> part_;
     std::size_t held_ = 0, spilled_ = 0;  // bytes in memory, ciphertexts on disk
     Recorder rec_;
 };

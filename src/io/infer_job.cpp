@@ -6,6 +6,7 @@
 
 #include "container.h"
 #include "hecnn/ckks/evaluator.h"
+#include "hecnn/he/partition.h"
 #include "hecnn/he/runtime.h"
 #include "hecnn/he/simulator.h"
 
@@ -64,6 +65,12 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     report(0);
     he::RunOptions run;
     run.exec = so.exec;
+    run.ranks = opt.ranks;
+    if (opt.ranks && opt.ranks->size() > 1) {  // the runtime's own schedule (lazy inputs, this budget) and partition
+        const he::Schedule sch(plan, info.level, ctx->n(), so.exec);
+        r.predicted_sent = he::predict_exchange(plan, sch, he::Partition(plan, sch, opt.ranks->size()), *ctx, info.level).sent;
+    }
+    const std::uint64_t sent0 = opt.ranks ? opt.ranks->bytes_sent() : 0;
     run.input_level = info.level;
     run.progress = [&](std::size_t i, const he::StepRecord&) {
         if (i < pred.steps.size()) predicted_done += pred.steps[i].seconds;
@@ -75,6 +82,8 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     const he::Runtime runtime(plan, ctx, keys.relin);
     auto outputs = runtime.run([&](std::size_t i) { return reader.ciphertext(i); }, run);
     r.seconds = since(t);
+    if (opt.ranks) r.sent_bytes = opt.ranks->bytes_sent() - sent0;
+    if (opt.ranks && opt.ranks->rank() != 0) return r;  // rank 0 writes the result
 
     // One level and two polynomials for every output: the result format's invariant.
     const ckks::Evaluator eval(ctx);

@@ -140,7 +140,9 @@ struct Workflow {
 
 // A workflow with keys in a scratch directory.
 struct KeyedWorkflow : Workflow {
-    KeyedWorkflow() {
+    KeyedWorkflow() { make_keys(); }
+    KeyedWorkflow(nn::Model m, std::size_t batch, int log_n) : Workflow(std::move(m), batch, log_n) { make_keys(); }
+    void make_keys() {
         io::create_keyset(plan, keydir(), false);
         keys = io::load_client_keys(keydir(), true);
         eval = io::load_eval_keys_file(keydir() / io::kEvalKeysFile, true);

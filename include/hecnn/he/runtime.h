@@ -19,6 +19,7 @@
 #include "hecnn/he/backend.h"
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/ranks.h"
 #include "hecnn/he/schedule.h"
 #include "hecnn/he/step_record.h"
 
@@ -40,6 +41,10 @@ struct RunOptions {
     // and the bytes written to spill files).
     std::function<void(std::size_t step, const StepRecord&)> progress{};
     int input_level = -1;         // provider form: the inputs' level (−1: the top level)
+    // Several ranks evaluating the plan together (ranks.h): this rank computes its units of
+    // each wave (he::Partition) and exchanges the outputs with the others; every rank
+    // returns the outputs. nullptr or one rank: this process computes everything.
+    Ranks* ranks = nullptr;
 };
 
 class Runtime {

@@ -9,9 +9,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
+#include "hecnn/he/ranks.h"
 #include "hecnn/he/rates.h"
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/keyset.h"
@@ -47,6 +49,11 @@ struct JobOptions {
     // Ciphertext bytes this process has held before (he::WarmMemory: a server's pre-fault,
     // earlier jobs): the prediction's first touch is the peak beyond them. 0: a cold process.
     std::size_t warm_bytes = 0;
+    // Several ranks running this job together (he::Ranks, e.g. `mpirun -np R hecnn infer`):
+    // every rank calls infer_batch_file with the same plan, batch and resolved exec.memory
+    // (the schedule and its partition must agree); each computes its share, and rank 0
+    // alone writes the result. nullptr: this process does everything.
+    he::Ranks* ranks = nullptr;
 };
 
 struct JobResult {
@@ -60,7 +67,11 @@ struct JobResult {
     double predicted_seconds = 0, predicted_first_touch_seconds = 0;
     std::size_t predicted_peak_bytes = 0;  // for the caller's he::WarmMemory
     std::string rates_source;
-    BatchInfo batch, result;
+    BatchInfo batch, result;  // result: rank 0's (the other ranks write none)
+    // With JobOptions::ranks: the bytes this rank sent, and per rank the bytes predicted
+    // from the plan and the partition (he::predict_exchange).
+    std::uint64_t sent_bytes = 0;
+    std::vector<std::uint64_t> predicted_sent;
 };
 
 // Verifies the batch (kind, parameters, key set, one ciphertext per plan input, level ≥

@@ -1,0 +1,58 @@
+// Which rank computes which unit when R ranks evaluate one plan (ranks.h), and what that
+// costs in bytes exchanged.
+//
+// The work is the schedule's (schedule.h): each wave's units — the output ciphertexts of a
+// square step, the linear groups (output channels at one position) of a linear step — are
+// independent, so each wave is cut into R contiguous blocks of about equal cost (MACs of a
+// group, one per square). Contiguous: neighbouring positions of a conv read overlapping
+// inputs, which is what sending a wire only to the ranks that read it will exploit. A
+// split group (its parts in consecutive waves, carrying partial sums from one to the
+// next) is computed whole by one rank. Every rank computes the same partition from the
+// same plan and schedule: nothing about it is exchanged.
+//
+// Exchange: after each wave its owner sends every output ciphertext to every other rank
+// (each rank then holds every wire, as one process would). predict_exchange counts those
+// bytes from the plan alone — the serialised size of a wire follows from its level and
+// size (ckks/serialize.h "Sizes") — so the simulator can cost a partition before a run.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "hecnn/ckks/context.h"
+#include "hecnn/he/plan.h"
+#include "hecnn/he/schedule.h"
+
+namespace hecnn::he {
+
+class Partition {
+public:
+    // Throws std::invalid_argument unless ranks ≥ 1.
+    Partition(const Plan& plan, const Schedule& sch, int ranks);
+    int ranks() const { return ranks_; }
+    int owner(std::size_t unit) const { return owner_[unit]; }  // index into sch.units()
+    // Fingerprint of the partition and of the schedule it was made from (Ranks::agree).
+    std::uint64_t fingerprint() const { return fingerprint_; }
+
+private:
+    int ranks_ = 1;
+    std::vector<int> owner_;
+    std::uint64_t fingerprint_ = 0;
+};
+
+// Bytes of one ciphertext at `level` with `size` polynomials, serialised in full form
+// without compression (Backend::serialize of the CPU backend).
+std::size_t serialized_bytes(const ckks::Context& ctx, int level, int size);
+
+struct ExchangePrediction {
+    std::vector<std::uint64_t> sent;  // per rank: bytes it sends
+    std::vector<std::uint64_t> step;  // per plan step: bytes sent for its outputs, all ranks
+    std::uint64_t messages = 0;       // ciphertexts sent, all ranks
+    std::uint64_t total() const;
+};
+
+// The bytes the runtime sends running `sch` on `part` (inputs at level `top`).
+ExchangePrediction predict_exchange(const Plan& plan, const Schedule& sch, const Partition& part, const ckks::Context& ctx, int top);
+
+}  // namespace hecnn::he
