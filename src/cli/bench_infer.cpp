@@ -31,6 +31,7 @@ struct InferOptions {
     int threads = 0, log_n = 0, repeat = 1;
     double scale_bits = 40, precision_bits = 20;
     bool no_lazy = false, lazy_inputs = false;
+    he::PoolSteps pools = he::PoolSteps::Auto;
     nn::PreprocessingOverride preprocessing;
 };
 
@@ -234,6 +235,7 @@ void run_infer(const InferOptions& o) {
     req.calib_samples = o.calib_samples;
     he::PipelineOptions& popt = req.pipeline;
     popt.compile.lazy_relin = !o.no_lazy;
+    popt.pools = o.pools;
     popt.params.scale_bits = o.scale_bits;
     popt.params.precision_bits = o.precision_bits;
     popt.params.log_n = o.log_n;
@@ -333,6 +335,7 @@ void add_bench_infer(CLI::App& bench) {
     cmd->add_option("--calib-samples", o->calib_samples, "Calibration images (training split)")->capture_default_str();
     cmd->add_option("--rates", o->rates, "Kernel rates for the prediction: a file of `hecnn bench rates --out` or `hecnn bench ckks --json` (default: this machine's, measured by `hecnn bench rates`, else built-in)");
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
+    add_pools_option(cmd, o->pools);
     add_memory_option(cmd, o->memory, "The server's");
     add_spill_dir_option(cmd, o->spill_dir, "the system's temporary directory");
     cmd->add_flag("--lazy-inputs", o->lazy_inputs,

@@ -5,9 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 
 #include "hecnn/he/execution.h"
+#include "hecnn/he/pipeline.h"
 
 namespace hecnn::cli {
 
@@ -33,6 +35,17 @@ inline CLI::Option* add_memory_option(CLI::App* cmd, he::MemoryBudget& budget, c
 inline CLI::Option* add_spill_dir_option(CLI::App* cmd, std::filesystem::path& dir, const std::string& fallback) {
     return cmd->add_option("--spill-dir", dir, "Where ciphertexts beyond the memory budget are spilled (default: " + fallback + ")")
         ->type_name("DIR");
+}
+
+// --pools auto|fold|separate (he::PoolSteps): how `plan` and `bench infer` spend levels on
+// average pools.
+inline CLI::Option* add_pools_option(CLI::App* cmd, he::PoolSteps& pools) {
+    static const std::map<std::string, he::PoolSteps> names{{"auto", he::PoolSteps::Auto}, {"fold", he::PoolSteps::Fold}, {"separate", he::PoolSteps::Separate}};
+    return cmd->add_option("--pools", pools,
+                           "Average pools: 'fold' into the next linear step (fewest levels), 'separate' (a level each, far fewer MACs "
+                           "before a conv), or 'auto': whichever the simulator predicts faster, lowering the scale by up to 4 bits to keep the ring")
+        ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
+        ->default_str("auto");
 }
 
 // In JSON reports: the bytes, or null when unlimited.

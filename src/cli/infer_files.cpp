@@ -45,12 +45,13 @@ void run_infer_files(const InferFilesOptions& o, mpi::World* world) {
     const auto onnx = read_shared(o.model, io::kMaxOnnxBytes);
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     const auto model = io::parse_onnx(onnx_bytes);
-    he::CompileOptions copt;
-    copt.lazy_relin = !o.no_lazy;
-    const auto plan = he::compile(model, copt);
-    const std::string digest = io::model_digest(onnx_bytes);
     const auto keys = world ? io::load_eval_keys(read_shared(o.eval_keys, std::size_t{1} << 32), o.insecure)
                             : io::load_eval_keys_file(o.eval_keys, o.insecure);
+    he::CompileOptions copt;
+    copt.lazy_relin = !o.no_lazy;
+    copt.level_budget = keys.ctx->max_level();  // the levels the client's plan spent (pools on their own step)
+    const auto plan = he::compile(model, copt);
+    const std::string digest = io::model_digest(onnx_bytes);
     if (!lead) {
         io::JobOptions jo;
         jo.model_id = io::model_id_of(digest);

@@ -26,6 +26,7 @@ struct PlanOptions {
     int log_n = 0, threads = 1;
     double scale_bits = 40;
     bool no_lazy = false;
+    he::PoolSteps pools = he::PoolSteps::Auto;
     nn::PreprocessingOverride preprocessing;
 };
 
@@ -59,6 +60,7 @@ void run_plan(const PlanOptions& o) {
     req.calib = o.calib;
     req.calib_samples = o.calib_samples;
     req.pipeline.compile.lazy_relin = !o.no_lazy;
+    req.pipeline.pools = o.pools;
     req.pipeline.params.batch = o.batch;
     req.pipeline.params.log_n = o.log_n;
     req.pipeline.params.scale_bits = o.scale_bits;
@@ -85,6 +87,7 @@ void run_plan(const PlanOptions& o) {
     std::printf("model       %s: input %s, output %s, %.2f M MACs per image\n", o.model.c_str(), nn::to_string(m.input_shape()).c_str(),
                 nn::to_string(m.output_shape()).c_str(), m.macs_per_sample() / 1e6);
     std::printf("parameters  %s\n            %s\n", ctx->describe().c_str(), ch.explain.c_str());
+    std::printf("pools       %s\n", planned.compiled.pools.c_str());
     std::printf("inputs      %s\n", describe(planned.preprocessing, m, o.preprocessing).c_str());
     std::printf("calibration %s; rates: %s (%d thread(s), predicting %d)\n\n", planned.calib_source.c_str(), rates.source.c_str(),
                 rates.threads, o.threads);
@@ -142,6 +145,7 @@ void run_plan(const PlanOptions& o) {
                            {"max_log_qp_128", ch.max_log_qp},
                            {"secure_128", ctx->secure_128()},
                            {"explain", ch.explain}};
+        j["pools"] = planned.compiled.pools;
         const auto& pp = planned.preprocessing;
         j["preprocessing"] = {{"scale", pp.scale}, {"mean", pp.mean}, {"std", pp.std}, {"classes", pp.classes}};
         j["calibration"] = planned.calib_source;
@@ -191,6 +195,7 @@ void add_plan(CLI::App& app) {
     cmd->add_option("--rates", o->rates, "Kernel rates for the prediction: a file of `hecnn bench rates --out` or `hecnn bench ckks --json` (default: this machine's, measured by `hecnn bench rates`, else built-in)");
     cmd->add_option("--threads", o->threads, "Threads the time prediction assumes")->capture_default_str();
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
+    add_pools_option(cmd, o->pools);
     cmd->add_option("--json", o->json, "Write the plan and prediction as JSON");
     cmd->add_option("--out", o->out, "Write the plan file PLAN.json for `hecnn keygen` and `hecnn serve` (calibrate on the data it will see: --calib)");
     cmd->callback([o] { run_plan(*o); });

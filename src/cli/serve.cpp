@@ -71,6 +71,7 @@ void run_serve(const ServeOptions& o) {
     const auto model = io::parse_onnx(onnx_bytes);
     he::CompileOptions copt;
     copt.lazy_relin = plan.lazy_relin;
+    copt.level_budget = plan.depth;  // the client's plan spent its levels so (pools on their own step)
     he::Plan compiled = he::compile(model, copt);
     io::check_plan_matches(plan, onnx_bytes, compiled);
 

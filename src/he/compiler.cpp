@@ -19,6 +19,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "complete_squares.h"
 #include "forms.h"
 
 namespace hecnn::he {
@@ -53,7 +54,9 @@ struct Made {
 
 class Compiler {
 public:
-    Compiler(const Model& m, const CompileOptions& opt) : m_(m), opt_(opt) {}
+    // separate_pools: the AveragePool nodes (indices) made a Linear step of their own.
+    Compiler(const Model& m, const CompileOptions& opt, std::vector<int> separate_pools = {})
+        : m_(m), opt_(opt), separate_pools_(std::move(separate_pools)) {}
 
     Plan run() {
         const Shape& in = m_.input_shape();
@@ -76,6 +79,10 @@ public:
         for (std::size_t i = 0; i < m_.nodes.size(); ++i) {
             const Node& n = m_.nodes[i];
             forms_[n.output] = eval(n);
+            if (std::find(separate_pools_.begin(), separate_pools_.end(), static_cast<int>(i)) != separate_pools_.end()) {
+                OpenStep pool;
+                materialise(n.output, nullptr, false, n.name, pool);
+            }
             // Forms no later node reads are dropped (fewer forms to keep and to rewrite).
             for (int v : n.inputs)
                 if (last_use_[v] == static_cast<int>(i)) Forms().swap(forms_[v]);
@@ -90,6 +97,7 @@ public:
         }
         plan_.depth = 0;
         for (int d : plan_.wire_depth) plan_.depth = std::max(plan_.depth, d);
+        if (opt_.complete_squares) detail::complete_squares(plan_, opt_.max_square_shift);
         if (opt_.lazy_relin) decide_lazy();
         return std::move(plan_);
     }
@@ -460,13 +468,40 @@ private:
     std::vector<Forms> forms_;
     std::vector<int> last_use_;              // per value: index of the last node reading it
     std::map<std::pair<int, int>, int> product_of_;  // (u, v), u ≤ v → the wire of u·v (u = v: the square)
+    std::vector<int> separate_pools_;
 };
+
+std::int64_t total_macs(const Plan& p) {
+    std::int64_t n = 0;
+    for (const auto& st : p.steps) n += st.macs();
+    return n;
+}
 
 }  // namespace
 
 Plan compile(const nn::Model& model, const CompileOptions& opt) {
     if (model.input < 0 || model.output < 0) throw ModelError("model has no input or output");
-    return Compiler(model, opt).run();
+    Plan folded = Compiler(model, opt).run();
+    if (opt.level_budget <= folded.depth) return folded;
+    // Each pool on its own step: the MACs it saves; then the best ones within the budget.
+    std::vector<std::pair<std::int64_t, int>> saving;  // (MACs saved, node), best first
+    const std::int64_t base = total_macs(folded);
+    for (std::size_t i = 0; i < model.nodes.size(); ++i)
+        if (model.nodes[i].op == Op::AveragePool) {
+            const Plan p = Compiler(model, opt, {static_cast<int>(i)}).run();
+            if (p.depth > folded.depth && base > total_macs(p)) saving.emplace_back(base - total_macs(p), static_cast<int>(i));
+        }
+    std::sort(saving.begin(), saving.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    std::vector<int> chosen;
+    Plan best = std::move(folded);
+    for (const auto& s : saving) {
+        auto with = chosen;
+        with.push_back(s.second);
+        Plan p = Compiler(model, opt, with).run();
+        if (p.depth > opt.level_budget) break;
+        chosen = std::move(with), best = std::move(p);
+    }
+    return best;
 }
 
 }  // namespace hecnn::he

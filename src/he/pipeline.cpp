@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -26,11 +28,68 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 }  // namespace
 
 CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> calib, std::size_t calib_samples, const PipelineOptions& opt) {
-    CompiledModel c;
-    c.plan = compile(model, opt.compile);
-    if (calib_samples) run_plaintext(c.plan, calib, calib_samples, &c.wire_max_abs);
-    c.choice = choose_parameters(c.plan, c.wire_max_abs, opt.params);
-    return c;
+    // The plan for a level budget and its parameters; the server compiles with the
+    // parameters' max level as budget, which makes the same plan (choose_parameters gives
+    // exactly depth + 1 data primes).
+    auto build = [&](int level_budget, double scale_bits) {
+        CompiledModel c;
+        auto copt = opt.compile;
+        copt.level_budget = level_budget;
+        c.plan = compile(model, copt);
+        if (calib_samples) run_plaintext(c.plan, calib, calib_samples, &c.wire_max_abs);
+        auto params = opt.params;
+        params.scale_bits = scale_bits;
+        c.choice = choose_parameters(c.plan, c.wire_max_abs, params);
+        return c;
+    };
+    const double scale = opt.params.scale_bits;
+    CompiledModel best = build(0, scale);
+    const int folded = best.plan.depth;
+    if (opt.pools == PoolSteps::Fold) {
+        best.pools = "folded into the next linear step (asked)";
+        return best;
+    }
+    if (opt.pools == PoolSteps::Separate) {
+        CompiledModel c = build(std::numeric_limits<int>::max(), scale);
+        c.pools = std::to_string(c.plan.depth - folded) + " on their own step (asked): depth " + std::to_string(c.plan.depth) + " instead of " +
+                  std::to_string(folded);
+        return c;
+    }
+    const auto exec = opt.exec.resolved();
+    auto seconds = [&](const CompiledModel& c) {
+        const auto ctx = ckks::Context::create(c.choice.literal);
+        SimulateOptions so;
+        so.exec = exec;
+        const Rates rates = opt.rates ? *opt.rates : Rates::for_machine(ctx->log_n(), exec.threads);
+        return simulate(c.plan, *ctx, rates, so).seconds;
+    };
+    double best_s = seconds(best);
+    char line[200];
+    std::snprintf(line, sizeof line, "all folded (depth %d): %.1f s", folded, best_s);
+    std::string tried = line;
+    int chosen = 0;
+    const int log_n = best.choice.literal.log_n;
+    for (int k = 1;; ++k) {
+        std::optional<CompiledModel> c;
+        for (double cut = 0; cut <= kMaxScaleCut; ++cut) {
+            try {
+                c = build(folded + k, scale - cut);
+            } catch (const std::runtime_error&) {  // no ring holds it
+                c.reset();
+                break;
+            }
+            if (c->plan.depth < folded + k || c->choice.literal.log_n <= log_n) break;
+            c.reset();
+        }
+        if (!c || c->plan.depth < folded + k) break;  // no more pools to separate, or none fits this ring
+        const double s = seconds(*c);
+        std::snprintf(line, sizeof line, "; %d on their own step (depth %d, scale 2^%g): %.1f s", k, c->plan.depth, c->choice.literal.log_scale, s);
+        tried += line;
+        if (s < best_s) best_s = s, best = std::move(*c), chosen = k;
+    }
+    best.pools = (chosen ? std::to_string(chosen) + " on their own step" : std::string("folded into the next linear step")) +
+                 ", the fastest predicted of: " + tried;
+    return best;
 }
 
 PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compiled, std::span<const double> batch, std::size_t samples,

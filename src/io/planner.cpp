@@ -30,7 +30,9 @@ ModelPlan make_plan(const std::filesystem::path& onnx_path, const PlanRequest& r
     const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
     ModelPlan out;
     out.model = parse_onnx(onnx_bytes);
-    out.planned = plan_model(out.model, r);
+    auto req = r;
+    req.pipeline.exec = r.server;  // the pools are chosen for the server's execution (compile_for_batch)
+    out.planned = plan_model(out.model, req);
     const auto& compiled = out.planned.compiled;
     out.context = ckks::Context::create(compiled.choice.literal);
     he::SimulateOptions so;

@@ -41,7 +41,7 @@ int count(const he::Plan& p, he::Step::Kind k) {
 
 TEST(Compiler, CryptoNetsFoldsToFiveLevels) {
     const auto m = cryptonets(28);
-    const auto plan = he::compile(m);
+    const auto plan = he::compile(m, {.complete_squares = false});
     EXPECT_LE(folding_error(m, plan), 1e-9);
     // conv | square | pool+poly+dense | square | poly+dense: every conv/dense one level,
     // every activation one level, pooling and the coefficients none.
@@ -57,6 +57,75 @@ TEST(Compiler, CryptoNetsFoldsToFiveLevels) {
     ASSERT_EQ(plan.steps[2].groups.size(), 1u);
     EXPECT_EQ(plan.steps[2].groups[0].inputs.size(), 2u * 864);
     EXPECT_EQ(plan.outputs.size(), 10u);
+}
+
+// The activation's coefficients (a, b of a·x² + b·x) of element e of the Builder's act()
+// nodes that follow `conv_or_dense`: the Mul-by-A and Mul-by-B nodes after it.
+std::pair<std::vector<double>, std::vector<double>> act_coefficients(const nn::Model& m, std::size_t after) {
+    std::vector<const nn::Node*> muls;
+    for (std::size_t i = after + 1; i < m.nodes.size() && muls.size() < 3; ++i)
+        if (m.nodes[i].op == nn::Op::Mul) muls.push_back(&m.nodes[i]);
+    return {muls.at(1)->weight.data, muls.at(2)->weight.data};  // (x·x, then ·A, then x·B)
+}
+
+TEST(Compiler, CompletesTheSquareOfQuadraticActivations) {
+    // α·x² + β·x = α·(x + β/2α)² − β²/4α: the layer after an activation reads the squares
+    // only, except for the elements whose shift |β/2α| exceeds the bound — counted here
+    // from the model's own coefficients.
+    const auto m = cryptonets(28);
+    std::size_t conv = 0;
+    while (m.nodes[conv].op != nn::Op::Conv) ++conv;
+    const auto [a, b] = act_coefficients(m, conv);
+    ASSERT_EQ(a.size(), 864u);
+    for (const double bound : {8.0, 1e9}) {
+        std::size_t kept = 0;
+        for (std::size_t e = 0; e < a.size(); ++e) kept += std::fabs(b[e] / (2 * a[e])) > bound;
+        const auto plan = he::compile(m, {.max_square_shift = bound});
+        EXPECT_LE(folding_error(m, plan), 1e-9) << bound;
+        EXPECT_EQ(plan.depth, 5);
+        ASSERT_EQ(plan.steps.size(), 5u);
+        ASSERT_EQ(plan.steps[2].groups.size(), 1u);
+        EXPECT_EQ(plan.steps[2].groups[0].inputs.size(), 864u + kept) << bound;
+        EXPECT_EQ(plan.steps[2].macs(), static_cast<std::int64_t>(48 * (864 + kept)));
+        // The second activation (48 elements) is completed too: the output layer reads ≤ 48 + kept.
+        EXPECT_LT(plan.steps[4].groups[0].inputs.size(), 96u);
+        if (bound > 1e6) EXPECT_EQ(kept, 0u);
+    }
+    EXPECT_GT(he::compile(m).steps[2].macs(), 0);
+}
+
+TEST(Compiler, PoolsGetTheirOwnStepWithinTheLevelBudget) {
+    // A 3×3/2 pool folded into the 3×3 conv after it makes a 7×7 conv; given one level
+    // more, the pool gets its own step and the MACs drop. The result is the model's.
+    Builder b({2, 12, 12}, 21);
+    b.conv(4, 3, 1, 1);
+    b.act("element");
+    b.avgpool(3, 2, 1, true);
+    b.conv(4, 3, 1, 1);
+    b.act("channel");
+    b.avgpool(2, 2);
+    b.dense(3);
+    const auto m = b.finish();
+    const auto folded = he::compile(m);
+    const auto total = [](const he::Plan& p) {
+        std::int64_t n = 0;
+        for (const auto& s : p.steps) n += s.macs();
+        return n;
+    };
+    EXPECT_EQ(he::compile(m, {.level_budget = folded.depth}).steps.size(), folded.steps.size());  // no level to spare
+    const auto one = he::compile(m, {.level_budget = folded.depth + 1});
+    const auto all = he::compile(m, {.level_budget = 1000});
+    EXPECT_EQ(one.depth, folded.depth + 1);
+    EXPECT_EQ(all.depth, folded.depth + 2);
+    EXPECT_LT(total(one), total(folded));
+    EXPECT_LT(total(all), total(one));
+    for (const auto* p : {&folded, &one, &all}) EXPECT_LE(folding_error(m, *p), 1e-9);
+    // The first pool saves the most (it shrinks the 3×3 conv's window from 7×7 to 3×3).
+    std::size_t pool = 0;
+    while (m.nodes[pool].op != nn::Op::AveragePool) ++pool;
+    bool first_pool_separate = false;
+    for (const auto& s : one.steps) first_pool_separate |= s.kind == he::Step::Kind::Linear && s.name == m.nodes[pool].name;
+    EXPECT_TRUE(first_pool_separate);
 }
 
 TEST(Compiler, ActivationGranularitiesAndNoLinearTerm) {

@@ -120,6 +120,41 @@ TEST(Pipeline, MixedLevelLinearGroupsNeedNoCopies) {
     }
 }
 
+TEST(Pipeline, PoolsOnTheirOwnStepRunEncrypted) {
+    // A pool before a conv, on its own step (a level more, fewer MACs) or as the simulator
+    // chooses: encrypted results agree with the reference, and the server, compiling the
+    // model with the parameters' levels as budget, makes the very plan that was chosen.
+    Builder b({1, 10, 10}, 31);
+    b.conv(3, 3, 1, 1);
+    b.act("element");
+    b.avgpool(3, 2, 1, true);
+    b.conv(4, 3, 1, 1);
+    b.act("channel");
+    b.gap();
+    b.flatten();
+    b.dense(3);
+    const auto m = b.finish();
+    const std::size_t samples = 32, F = 100;
+    const auto x = random_inputs(samples * F, 41);
+    for (const auto pools : {he::PoolSteps::Separate, he::PoolSteps::Auto, he::PoolSteps::Fold}) {
+        auto opt = small_options();
+        opt.pools = pools;
+        const auto compiled = he::compile_for_batch(m, x, samples, opt);
+        const int folded = he::compile(m).depth;
+        if (pools == he::PoolSteps::Separate) EXPECT_EQ(compiled.plan.depth, folded + 1);
+        if (pools == he::PoolSteps::Fold) EXPECT_EQ(compiled.plan.depth, folded);
+        EXPECT_FALSE(compiled.pools.empty());
+        const int levels = static_cast<int>(compiled.choice.literal.data_prime_bits.size()) - 1;
+        EXPECT_EQ(levels, compiled.plan.depth);
+        const auto server = he::compile(m, {.level_budget = levels});
+        ASSERT_EQ(server.steps.size(), compiled.plan.steps.size());
+        for (std::size_t i = 0; i < server.steps.size(); ++i) EXPECT_EQ(server.steps[i].macs(), compiled.plan.steps[i].macs()) << i;
+        const auto r = he::run_pipeline(m, compiled, x, samples, {}, opt);
+        EXPECT_EQ(r.check.agreement, 1.0);
+        EXPECT_LE(r.check.max_abs_error, std::max(1.0, r.check.max_abs_logit) / (1 << 20));
+    }
+}
+
 TEST(Pipeline, InputsOnDemandUnderABudget) {
     // The server deserialises each uploaded ciphertext when first needed and keeps to a
     // budget of half the unbudgeted peak: same classes, the peak and the spill traffic
@@ -128,6 +163,10 @@ TEST(Pipeline, InputsOnDemandUnderABudget) {
     const std::size_t samples = 64, F = 256;
     const auto x = random_inputs(samples * F, 26);
     auto opt = small_options();
+    // The dense layer reads all squares and x (pool folded, squares not completed): under
+    // half the peak, some of them spill.
+    opt.compile.complete_squares = false;
+    opt.pools = he::PoolSteps::Fold;
     const auto compiled = he::compile_for_batch(m, x, samples, opt);
     const auto free_run = he::run_pipeline(m, compiled, x, samples, {}, opt);
     opt.exec.lazy_inputs = true;

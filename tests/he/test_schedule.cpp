@@ -187,7 +187,8 @@ TEST(Schedule, TinyPlanLazySquareByHand) {
 }
 
 TEST(Schedule, FreesAfterTheLastConsumerAndDropsLevels) {
-    const auto plan = he::compile(cryptonets(28));
+    // (Squares not completed: the dense layer reads every x for its b·x term.)
+    const auto plan = he::compile(cryptonets(28), {.complete_squares = false});
     const int top = plan.depth;
     const std::size_t n = std::size_t{1} << 14;
     const he::Schedule sch(plan, top, n, {.memory = he::MemoryBudget::unlimited()});
@@ -205,10 +206,16 @@ TEST(Schedule, FreesAfterTheLastConsumerAndDropsLevels) {
         if (a.kind == Kind::Drop && a.step == 1) {
             EXPECT_EQ(a.level, top - 2);
         }
+    // Completed squares: an x the dense layer no longer reads is freed after its square,
+    // not dropped; only the others are dropped.
+    const auto completed = he::compile(cryptonets(28));
+    const he::Schedule cs(completed, top, n, {.memory = he::MemoryBudget::unlimited()});
+    EXPECT_EQ(count(cs, Kind::Drop, 1), completed.steps[2].groups[0].inputs.size() - 864u);
+    EXPECT_EQ(replay(completed, cs, top, n, false), cs.peak_bytes());
 }
 
 TEST(Schedule, SpillsUnderABudgetAndLoadsInputsLazily) {
-    const auto plan = he::compile(wide_then_narrow());
+    const auto plan = he::compile(wide_then_narrow(), {.complete_squares = false});  // the squares and their x
     const int top = plan.depth;
     const std::size_t n = std::size_t{1} << 14;
     const he::Schedule free_run(plan, top, n, {.memory = he::MemoryBudget::unlimited(), .lazy_inputs = true});

@@ -19,6 +19,19 @@ struct CompileOptions {
     // linear step then works on 3-polynomial ciphertexts: 1.5× its MAC cost).
     bool lazy_relin = true;
     double relin_cost_macs = 120;  // one relinearisation in ciphertext MACs (bench: 9.4 ms / 77 µs)
+    // Complete the square of quadratic activations, α·x² + β·x = α·(x + β/2α)² − β²/4α, so
+    // that the next linear step reads one wire per element instead of two (half its MACs
+    // and of the wires held for it); only where |β/2α| ≤ max_square_shift. Decided from the
+    // weights alone: a server compiling the same model makes the same plan.
+    bool complete_squares = true;
+    double max_square_shift = 8;
+    // Levels the plan may consume: the parameters' max level (0: as few as possible). An
+    // average pool is folded into the linear step after it, which saves the level its own
+    // step would take but multiplies that step's MACs (a 3×3/2 pool before a 3×3 conv
+    // makes it a 7×7 conv). Given levels to spare, the pools whose own step saves the most
+    // MACs get one, as long as the depth stays within the budget. The server compiles with
+    // the budget of the client's parameters, so both sides make the same plan.
+    int level_budget = 0;
 };
 
 // Throws nn::ModelError naming the node for a product the plan cannot hold: one of degree

@@ -34,8 +34,19 @@
 
 namespace hecnn::he {
 
+// How compile_for_batch spends levels on average pools (CompileOptions::level_budget):
+//  - Fold: none, every pool folded into the next linear step (the fewest levels);
+//  - Separate: every pool that saves MACs gets its own step, at the scale asked (the ring
+//    may grow);
+//  - Auto: of the plans with the k best pools separate (k = 0, 1, …), the one the
+//    simulator predicts fastest under `exec`; a deeper plan that would need a larger ring
+//    is tried with the scale lowered by up to kMaxScaleCut bits first.
+enum class PoolSteps { Auto, Fold, Separate };
+inline constexpr double kMaxScaleCut = 4;
+
 struct PipelineOptions {
-    CompileOptions compile;
+    CompileOptions compile;       // compile.level_budget is set by compile_for_batch
+    PoolSteps pools = PoolSteps::Auto;
     ParamOptions params;          // params.batch = 0: the batch size given to run_pipeline
     std::optional<Rates> rates;   // the simulator's; unset: this machine's (Rates::for_machine)
     // Deterministic keys (tests only). Empty: keys from the OS CSPRNG.
@@ -105,6 +116,7 @@ struct CompiledModel {
     Plan plan;
     ParamChoice choice;
     std::vector<double> wire_max_abs;  // calibrated max |value| per wire (empty: no calibration)
+    std::string pools;                 // what compile_for_batch chose for the pools, and why
 };
 CompiledModel compile_for_batch(const nn::Model& model, std::span<const double> calib, std::size_t calib_samples,
                                 const PipelineOptions& opt);
