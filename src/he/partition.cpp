@@ -1,6 +1,8 @@
 #include "hecnn/he/partition.h"
 
 #include <algorithm>
+#include <map>
+#include <span>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -34,11 +36,37 @@ Partition::Partition(const Plan& plan, const Schedule& sch, int ranks) : ranks_(
     if (ranks < 1) throw std::invalid_argument("Partition: " + std::to_string(ranks) + " ranks");
     const auto& units = sch.units();
     owner_.assign(units.size(), 0);
+    std::vector<int> made_by(static_cast<std::size_t>(plan.wire_count()), -1);  // rank that computed each wire
+    std::map<std::pair<int, int>, int> group_owner;                                // of one-unit waves, by (step, item)
     for (const Action& a : sch.actions()) {
         if (a.kind != Action::Kind::Run) continue;
-        if (a.last - a.first == 1 && units[a.first].split()) {  // all parts of a split group on one rank
+        // An element-wise step (square, product) follows the rank that made its operand:
+        // nothing to send between a layer and its activation.
+        if (plan.steps[units[a.first].step].kind == Step::Kind::Square) {
+            bool follow = true;
+            for (std::size_t i = a.first; i < a.last && follow; ++i) follow = made_by[sch.inputs(units[i])[0]] >= 0;
+            if (follow) {
+                for (std::size_t i = a.first; i < a.last; ++i) {
+                    owner_[i] = made_by[sch.inputs(units[i])[0]];
+                    for (int w : sch.outputs(units[i])) made_by[w] = owner_[i];
+                }
+                continue;
+            }
+        }
+        // A wave of one unit (a dense layer's single group; each part of a split group):
+        // computed where most of its group's inputs already are (rank 0 on a tie: it
+        // writes the plan outputs), all parts of a split group on the rank of its first.
+        if (a.last - a.first == 1) {
             const Unit& u = units[a.first];
-            owner_[a.first] = static_cast<int>((static_cast<std::size_t>(u.step) + static_cast<std::size_t>(u.item)) % static_cast<std::size_t>(ranks));
+            const auto key = std::make_pair(u.step, u.item);
+            if (u.part == 0) {
+                std::vector<std::size_t> held(static_cast<std::size_t>(ranks), 0);
+                for (int w : plan.steps[u.step].kind == Step::Kind::Square ? sch.inputs(u) : std::span<const int>(plan.steps[u.step].groups[u.item].inputs))
+                    if (made_by[w] >= 0) ++held[static_cast<std::size_t>(made_by[w])];
+                group_owner[key] = static_cast<int>(std::max_element(held.begin(), held.end()) - held.begin());
+            }
+            owner_[a.first] = group_owner.at(key);
+            for (int w : sch.outputs(u)) made_by[w] = owner_[a.first];
             continue;
         }
         double total = 0;
@@ -49,9 +77,16 @@ Partition::Partition(const Plan& plan, const Schedule& sch, int ranks) : ranks_(
             // The rank whose block holds the middle of this unit's cost.
             const double mid = total > 0 ? (before + c / 2) / total : 0;
             owner_[i] = std::min(ranks - 1, static_cast<int>(mid * ranks));
+            for (int w : sch.outputs(units[i])) made_by[w] = owner_[i];
             before += c;
         }
     }
+    words_ = (static_cast<std::size_t>(ranks) + 63) / 64;
+    reads_.assign(static_cast<std::size_t>(plan.wire_count()) * words_, 0);
+    auto mark = [&](int rank, int w) { reads_[static_cast<std::size_t>(w) * words_ + static_cast<std::size_t>(rank) / 64] |= std::uint64_t{1} << (rank % 64); };
+    for (std::size_t i = 0; i < units.size(); ++i)
+        for (int w : sch.inputs(units[i])) mark(owner_[i], w);
+    for (int w : plan.outputs) mark(0, w);
     Fnv f;
     f.add(static_cast<std::uint64_t>(ranks));
     f.add(units.size());
@@ -76,16 +111,17 @@ ExchangePrediction predict_exchange(const Plan& plan, const Schedule& sch, const
     ExchangePrediction p;
     p.sent.assign(static_cast<std::size_t>(part.ranks()), 0);
     p.step.assign(plan.steps.size(), 0);
-    const auto others = static_cast<std::uint64_t>(part.ranks() - 1);
     const auto& units = sch.units();
     for (const Action& a : sch.actions()) {
         if (a.kind != Action::Kind::Run) continue;
         for (std::size_t i = a.first; i < a.last; ++i)
             for (int w : sch.outputs(units[i])) {
-                const std::uint64_t b = serialized_bytes(ctx, plan.wire_level(w, top), plan.wire_size[w]) * others;
+                std::uint64_t to = 0;
+                for (int r = 0; r < part.ranks(); ++r) to += r != part.owner(i) && part.reads(r, w);
+                const std::uint64_t b = serialized_bytes(ctx, plan.wire_level(w, top), plan.wire_size[w]) * to;
                 p.sent[static_cast<std::size_t>(part.owner(i))] += b;
                 p.step[static_cast<std::size_t>(units[i].step)] += b;
-                p.messages += others;
+                p.messages += to;
             }
     }
     return p;

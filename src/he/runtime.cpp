@@ -358,26 +358,33 @@ private:
         account_wave(r, acc0, ops);
     }
 
-    // The outputs of wave r: this rank's serialised to every other rank, the others'
-    // received from their owners, in unit order on both sides. A received ciphertext is
-    // bytes from outside: Backend::deserialize checks its format and checksum, and it must
-    // have the level and size the plan gives the wire.
+    // The outputs of wave r: this rank's serialised to the other ranks that read them, the
+    // ones this rank reads received from their owners, in unit order on both sides
+    // (partition.h). A received ciphertext is bytes from outside: Backend::deserialize
+    // checks its format and checksum, and it must have the level and size the plan gives
+    // the wire.
     void exchange_outputs(const Action& r) {
         const auto& units = sch_.units();
         const int me = ranks_->rank(), R = ranks_->size();
+        auto read_elsewhere = [&](int w) {
+            for (int to = 0; to < R; ++to)
+                if (to != me && part_->reads(to, w)) return true;
+            return false;
+        };
         std::vector<int> sent, received, from;
         for (std::size_t i = r.first; i < r.last; ++i)
             for (int w : sch_.outputs(units[i])) {
                 const int o = part_->owner(i);
-                if (o == me) sent.push_back(w);
-                else received.push_back(w), from.push_back(o);
+                if (o == me && read_elsewhere(w)) sent.push_back(w);
+                else if (o != me && part_->reads(me, w)) received.push_back(w), from.push_back(o);
             }
         std::vector<std::vector<std::uint8_t>> bytes(sent.size());
         rt_.be_->parallel_for(sent.size(), [&](std::size_t k) { bytes[k] = rt_.be_->serialize(wire_[sent[k]]); });
         std::vector<Ranks::Message> out;
         for (int to = 0; to < R; ++to)
             if (to != me)
-                for (const auto& b : bytes) out.push_back({to, b});
+                for (std::size_t k = 0; k < sent.size(); ++k)
+                    if (part_->reads(to, sent[k])) out.push_back({to, bytes[k]});
         auto in = ranks_->exchange(out, from);
         if (in.size() != received.size()) throw std::logic_error("Runtime: the exchange returned " + std::to_string(in.size()) + " ciphertexts");
         rt_.be_->parallel_for(received.size(), [&](std::size_t k) {
@@ -398,6 +405,7 @@ private:
         const auto& acts = sch_.actions();
         const Action::Kind kind = acts[a].kind;
         std::vector<std::size_t> before(b - a), after(b - a), file(b - a, 0);
+        std::vector<char> skipped(b - a, 0);  // across ranks: a wire this rank does not hold or need
         for (std::size_t i = 0; i < b - a; ++i) before[i] = wire_[acts[a + i].wire].byte_size();
         // An input's first load calls the provider, in parallel with the other loads of the
         // run (runtime.h): reading and expanding a seeded upload is a large share of a job,
@@ -410,11 +418,19 @@ private:
         rt_.be_->parallel_for(b - a, [&](std::size_t i) {
             const Action& x = acts[a + i];
             auto& c = wire_[x.wire];
+            if (part_ && absent(kind, x.wire)) {
+                skipped[i] = 1;
+                return;
+            }
             switch (kind) {
-                case Action::Kind::Load: c = load(x); break;
+                case Action::Kind::Load:
+                    c = load(x);
+                    if (part_) on_disk_[x.wire] = 0;
+                    break;
                 case Action::Kind::Spill:
                     file[i] = store_.write(x.wire, c);
                     c = ckks::Ciphertext();
+                    if (part_) on_disk_[x.wire] = 1;
                     break;
                 case Action::Kind::Drop: c = rt_.be_->dropped_copy(c, x.level); break;
                 case Action::Kind::Free: c = ckks::Ciphertext(); break;
@@ -422,7 +438,16 @@ private:
             }
             after[i] = c.empty() ? 0 : c.byte_size();
         });
-        account_memory(a, b, before, after, file);
+        account_memory(a, b, before, after, file, skipped);
+    }
+
+    // Across ranks, a memory action on a wire this rank does not have: an input none of
+    // its units reads (never fetched), a spilled wire it never held, a drop or spill of a
+    // wire it neither computed nor received.
+    bool absent(Action::Kind kind, int w) const {
+        if (kind == Action::Kind::Load)
+            return w < plan_.input_count && fetched_[w] == 2 ? !part_->reads(ranks_->rank(), w) : !on_disk_[w];
+        return (kind == Action::Kind::Spill || kind == Action::Kind::Drop) && wire_[w].empty();
     }
 
     // An input from the provider (its first load) or a spilled wire from its file, at the
@@ -464,13 +489,17 @@ private:
     // Memory accounting of memory actions [a, b): each one's bytes before and after (and
     // its spill file's bytes).
     void account_memory(std::size_t a, std::size_t b, const std::vector<std::size_t>& before, const std::vector<std::size_t>& after,
-                        const std::vector<std::size_t>& file) {
+                        const std::vector<std::size_t>& file, const std::vector<char>& skipped) {
         const auto& acts = sch_.actions();
         const Action::Kind kind = acts[a].kind;
         StepRecord& cur = rec_[acts[a].step];
         for (std::size_t i = 0; i < b - a; ++i) {
             held_ = held_ - before[i] + after[i];
             const int w = acts[a + i].wire;
+            if (skipped[i]) {
+                if (kind == Action::Kind::Load && w < plan_.input_count && fetched_[w] == 2) fetched_[w] = 1;
+                continue;
+            }
             switch (kind) {
                 case Action::Kind::Spill: cur.spill_bytes += before[i], cur.spill_file_bytes += file[i], ++cur.spills, ++spilled_; break;
                 case Action::Kind::Load:
@@ -494,6 +523,7 @@ private:
     std::vector<ckks::Ciphertext> outputs() const {
         std::vector<ckks::Ciphertext> out(plan_.outputs.size());
         for (std::size_t k = 0; k < out.size(); ++k) {
+            if (wire_[plan_.outputs[k]].empty() && part_ && ranks_->rank() != 0) continue;  // rank 0 has them
             if (wire_[plan_.outputs[k]].empty()) throw std::logic_error("Runtime: output wire " + std::to_string(plan_.outputs[k]) + " was not kept");
             out[k] = wire_[plan_.outputs[k]];  // copy: an output may repeat
         }
@@ -511,6 +541,7 @@ private:
     std::map<std::pair<int, int>, GroupSums> split_sums_;  // of the split groups in progress, by (step, group)
     Ranks* ranks_ = nullptr;           // several ranks (RunOptions::ranks): this rank's units only
     std::optional<Partition> part_;
+    std::vector<char> on_disk_ = std::vector<char>(static_cast<std::size_t>(plan_.wire_count()), 0);  // across ranks: spilled by this rank
     std::size_t held_ = 0, spilled_ = 0;  // bytes in memory, ciphertexts on disk
     Recorder rec_;
 };

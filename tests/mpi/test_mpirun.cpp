@@ -115,7 +115,12 @@ void expect_same_result(const MpiWorkflow& w, const fs::path& one, const fs::pat
 he::ExchangePrediction predicted(const MpiWorkflow& w, he::MemoryBudget rank_budget) {
     he::ExecutionOptions exec{.memory = rank_budget, .threads = 1, .lazy_inputs = true};
     const he::Schedule sch(w.cli_plan, w.batch.level, w.eval.ctx->n(), exec);
-    return he::predict_exchange(w.cli_plan, sch, he::Partition(w.cli_plan, sch, 2), *w.eval.ctx, w.batch.level);
+    const he::Partition part(w.cli_plan, sch, 2);
+    std::size_t units[2] = {0, 0};
+    for (std::size_t i = 0; i < sch.units().size(); ++i) ++units[part.owner(i)];
+    EXPECT_GT(units[0], 0u) << "rank 0 computes nothing";
+    EXPECT_GT(units[1], 0u) << "rank 1 computes nothing";
+    return he::predict_exchange(w.cli_plan, sch, part, *w.eval.ctx, w.batch.level);
 }
 
 TEST_F(Mpirun, TwoRanksWriteTheOneProcessResultAndSendThePredictedBytes) {
@@ -132,12 +137,15 @@ TEST_F(Mpirun, TwoRanksWriteTheOneProcessResultAndSendThePredictedBytes) {
     const auto sent = exchanged(two.text);
     ASSERT_EQ(sent.size(), 2u) << two.text;
     const auto pred = predicted(w, he::MemoryBudget::unlimited());
-    std::uint64_t wires = 0;  // every produced wire goes once to the other rank
+    // Only to the ranks that read them: less than every produced wire once to the other
+    // rank (the activation follows its conv; only the dense layer's inputs and the
+    // outputs cross).
+    std::uint64_t wires = 0;
     for (int x = w.cli_plan.input_count; x < w.cli_plan.wire_count(); ++x)
         wires += he::serialized_bytes(*w.eval.ctx, w.cli_plan.wire_level(x, w.batch.level), w.cli_plan.wire_size[x]);
-    EXPECT_EQ(pred.total(), wires);
+    EXPECT_LT(pred.total(), wires);
+    EXPECT_GT(pred.total(), 0u);
     for (int k = 0; k < 2; ++k) {
-        EXPECT_GT(sent[k].first, 0u) << "rank " << k << " computed nothing";
         EXPECT_EQ(sent[k].first, pred.sent[k]) << "rank " << k << ": measured vs he::predict_exchange";
         EXPECT_EQ(sent[k].second, pred.sent[k]) << "rank " << k << ": the prediction printed";
     }

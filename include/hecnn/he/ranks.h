@@ -5,10 +5,9 @@
 // With RunOptions::ranks set, every rank follows the same schedule; each computes the
 // units of every wave that he::Partition (partition.h) gives it and sends the ciphertexts
 // they produce, serialised (Backend::serialize: the engine's format, raw packed limbs with
-// their checksum, no compression), to the other ranks, which receive them in the same
-// order. Every rank therefore holds every wire, as a one-process run does, and its result
-// is the one-process result bit for bit (each unit is computed the same way, whoever
-// computes it).
+// their checksum, no compression), to the other ranks that read them, which receive them
+// in the same order. Rank 0 gets the plan outputs, and they are the one-process outputs
+// bit for bit (each unit is computed the same way, whoever computes it).
 #pragma once
 
 #include <cstddef>

@@ -42,8 +42,9 @@ struct RunOptions {
     std::function<void(std::size_t step, const StepRecord&)> progress{};
     int input_level = -1;         // provider form: the inputs' level (−1: the top level)
     // Several ranks evaluating the plan together (ranks.h): this rank computes its units of
-    // each wave (he::Partition) and exchanges the outputs with the others; every rank
-    // returns the outputs. nullptr or one rank: this process computes everything.
+    // each wave (he::Partition) and sends the outputs to the ranks that read them; rank 0
+    // returns the plan outputs, the others empty ciphertexts where they do not hold one.
+    // nullptr or one rank: this process computes everything.
     Ranks* ranks = nullptr;
 };
 
