@@ -53,7 +53,8 @@ function(hecnn_fuzz_target name)
 endfunction()
 
 # Engine objects (ckks serialisation), against fixed small insecure parameters.
-foreach(name fuzz_parameters fuzz_secret_key fuzz_public_key fuzz_relin_key fuzz_plaintext fuzz_ciphertext fuzz_peek_header)
+foreach(name fuzz_parameters fuzz_secret_key fuzz_public_key fuzz_relin_key fuzz_galois_keys fuzz_plaintext fuzz_ciphertext
+             fuzz_peek_header)
   hecnn_fuzz_target(${name} hecnn_ckks PkgConfig::SODIUM)
 endforeach()
 # Model and data readers.

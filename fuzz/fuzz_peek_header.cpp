@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     accepted("peek_header");
     if (size < ckks::kHeaderSize || std::memcmp(data, "HECNN", 5) != 0) fail("peek_header accepted a short or foreign header");
     const auto kind = static_cast<std::uint16_t>(info.kind);
-    if (info.version != ckks::kFormatVersion || info.version != get_le(data + 5, 2) || kind < 1 || kind > 6 || kind != get_le(data + 7, 2))
+    if (info.version != ckks::kFormatVersion || info.version != get_le(data + 5, 2) || kind < 1 || kind > 7 || kind != get_le(data + 7, 2))
         fail("peek_header: version or kind disagree with the bytes");
     if (info.flags != get_le(data + 9, 2) || (info.flags & ~(ckks::kFlagSeeded | ckks::kFlagZstd)) ||
         info.seeded != bool(info.flags & ckks::kFlagSeeded) || info.compressed != bool(info.flags & ckks::kFlagZstd))

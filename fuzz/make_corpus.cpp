@@ -18,6 +18,7 @@
 #include "hecnn/ckks/encoder.h"
 #include "hecnn/ckks/encryptor.h"
 #include "hecnn/ckks/evaluator.h"
+#include "hecnn/ckks/galois.h"
 #include "hecnn/ckks/keys.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/batch_file.h"
@@ -90,6 +91,13 @@ void engine_objects() {
     seed("fuzz_relin_key", "full", framed(0, ckks::serialize(rk)));
     seed("fuzz_relin_key", "seeded", framed(R, ckks::serialize(rk, {.seeded = true})));
     seed("fuzz_relin_key", "seeded-zstd", framed(R, ckks::serialize(rk, {.seeded = true, .compress = true})));
+    const std::vector<int> steps = {1, -1, 3};
+    const auto gk = keygen.create_rotation_keys(steps, /*conjugation=*/true);
+    const std::vector<int> one = {2};
+    const auto gk1 = keygen.create_rotation_keys(one);
+    seed("fuzz_galois_keys", "full", framed(0, ckks::serialize(gk)));
+    seed("fuzz_galois_keys", "seeded", framed(R, ckks::serialize(gk, {.seeded = true})));
+    seed("fuzz_galois_keys", "one-seeded", framed(R, ckks::serialize(gk1, {.seeded = true})));
     seed("fuzz_plaintext", "coeff", framed(0, ckks::serialize(pt)));
     seed("fuzz_plaintext", "ntt-zstd", framed(R, ckks::serialize(pt_ntt, z)));
     seed("fuzz_ciphertext", "full", framed(0, ckks::serialize(ct)));
@@ -105,6 +113,7 @@ void engine_objects() {
     seed("fuzz_peek_header", "relin-seeded", ckks::serialize(rk, {.seeded = true}));
     seed("fuzz_peek_header", "plaintext", ckks::serialize(pt));
     seed("fuzz_peek_header", "ciphertext-seeded", ckks::serialize(sct));
+    seed("fuzz_peek_header", "galois-seeded", ckks::serialize(gk1, {.seeded = true}));
 }
 
 // ---- ONNX ----------------------------------------------------------------------------------

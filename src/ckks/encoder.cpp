@@ -55,16 +55,18 @@ Encoder::~Encoder() = default;
 
 Plaintext Encoder::encode(std::span<const double> values) const { return encode(values, ctx_->scale(), ctx_->max_level()); }
 
-Plaintext Encoder::encode(std::span<const double> values, double scale, int level) const {
-    if (values.size() > slots())
-        throw std::invalid_argument("Encoder::encode: " + std::to_string(values.size()) + " values exceed the " +
-                                    std::to_string(slots()) + " slots");
+namespace {
+void check_encode(std::size_t count, std::size_t slots, double scale) {
+    if (count > slots)
+        throw std::invalid_argument("Encoder::encode: " + std::to_string(count) + " values exceed the " + std::to_string(slots) + " slots");
     if (!(scale >= 1.0) || !std::isfinite(scale)) throw std::invalid_argument("Encoder::encode: scale must be finite and >= 1");
-    const std::size_t n = ctx_->n();
-    std::vector<double> coeffs(n);
-    emb_->encode(values, coeffs);
+}
+}  // namespace
+
+Plaintext Encoder::from_coefficients(const std::vector<double>& coeffs, double scale, int level) const {
+    if (level < 0 || level > ctx_->max_level()) throw std::invalid_argument("Encoder::encode: level out of range");
     Plaintext pt(ctx_, level, scale);
-    const std::size_t limbs = pt.limbs();
+    const std::size_t limbs = pt.limbs(), n = ctx_->n();
     std::span<const Modulus> moduli(ctx_->data_moduli().data(), limbs);
     std::vector<u64> res(limbs);
     for (std::size_t k = 0; k < n; ++k) {
@@ -74,7 +76,21 @@ Plaintext Encoder::encode(std::span<const double> values, double scale, int leve
     return pt;
 }
 
-std::vector<double> Encoder::decode(const Plaintext& pt) const {
+Plaintext Encoder::encode(std::span<const double> values, double scale, int level) const {
+    check_encode(values.size(), slots(), scale);
+    std::vector<double> coeffs(ctx_->n());
+    emb_->encode(values, coeffs);
+    return from_coefficients(coeffs, scale, level);
+}
+
+Plaintext Encoder::encode_complex(std::span<const std::complex<double>> values, double scale, int level) const {
+    check_encode(values.size(), slots(), scale);
+    std::vector<double> coeffs(ctx_->n());
+    emb_->encode(values, coeffs);
+    return from_coefficients(coeffs, scale, level);
+}
+
+std::vector<double> Encoder::to_coefficients(const Plaintext& pt) const {
     if (pt.context() != ctx_) throw std::invalid_argument("Encoder::decode: plaintext belongs to other parameters");
     if (pt.is_ntt()) throw std::invalid_argument("Encoder::decode: plaintext is in NTT form; convert it first");
     const std::size_t n = ctx_->n();
@@ -83,8 +99,20 @@ std::vector<double> Encoder::decode(const Plaintext& pt) const {
     std::vector<double> coeffs(n);
     const long double inv_scale = 1.0L / pt.scale();
     for (std::size_t c = 0; c < n; ++c) coeffs[c] = static_cast<double>(crt(pt.limb(0, 0) + c, n) * inv_scale);
+    return coeffs;
+}
+
+std::vector<double> Encoder::decode(const Plaintext& pt) const {
+    const auto coeffs = to_coefficients(pt);
     std::vector<double> values(slots());
     emb_->decode_real(coeffs, values);
+    return values;
+}
+
+std::vector<std::complex<double>> Encoder::decode_complex(const Plaintext& pt) const {
+    const auto coeffs = to_coefficients(pt);
+    std::vector<std::complex<double>> values(slots());
+    emb_->decode(coeffs, values);
     return values;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "hecnn/math/elementwise.h"
+#include "automorphism.h"
 #include "keyswitch.h"
 #include "poly_ops.h"
 #include "precomp.h"
@@ -302,6 +303,108 @@ Ciphertext Evaluator::square_relin_rescale(const Ciphertext& a, const RelinKey& 
     relinearize_inplace(r, rk);
     rescale_inplace(r);
     return r;
+}
+
+// ---- rotations -------------------------------------------------------------------------
+
+void Evaluator::check_galois(const char* op, const Ciphertext& a, const GaloisKeys& gk) const {
+    check_mine(op, a);
+    if (a.size() != 2) throw std::invalid_argument(std::string(op) + ": expects a size-2 ciphertext (relinearise first), got size " +
+                                                   std::to_string(a.size()));
+    if (!gk.context() || (gk.context() != ctx_ && gk.context()->id() != ctx_->id()))
+        throw std::invalid_argument(std::string(op) + ": Galois keys belong to other parameters");
+}
+
+namespace {
+
+// c_k of a ciphertext in NTT form (l+1 limbs), whatever the ciphertext's form.
+math::AlignedVector<u64> ntt_poly(const Context& ctx, const Ciphertext& a, std::size_t k) {
+    const std::size_t n = a.n(), limbs = a.limbs();
+    math::AlignedVector<u64> out(a.limb(k, 0), a.limb(k, 0) + limbs * n);
+    if (!a.is_ntt()) {
+#pragma omp parallel for
+        for (std::size_t i = 0; i < limbs; ++i) ctx.ntt(i).forward(out.data() + i * n);
+    }
+    return out;
+}
+
+}  // namespace
+
+Ciphertext Evaluator::apply_galois(const Ciphertext& a, std::uint32_t g, const GaloisKeys& gk) const {
+    check_galois("apply_galois", a, gk);
+    check_galois_element(g, ctx_->n());
+    const KeySwitchKey& key = gk.key(g);
+    const std::vector<std::uint32_t>& perm = gk.ntt_permutation(g);
+    const std::size_t n = a.n(), limbs = a.limbs();
+    // σ(c0) in NTT form (folded into the key switch), σ(c1) in both forms.
+    math::AlignedVector<u64> c0(limbs * n), c1c(limbs * n), c1n(limbs * n);
+#pragma omp parallel for
+    for (std::size_t i = 0; i < limbs; ++i) {
+        const u64 q = ctx_->modulus(i).value();
+        const std::size_t off = i * n;
+        if (a.is_ntt()) {
+            detail::galois_ntt_limb(a.limb(0, i), c0.data() + off, perm.data(), n);
+            detail::galois_ntt_limb(a.limb(1, i), c1n.data() + off, perm.data(), n);
+            std::copy(c1n.data() + off, c1n.data() + off + n, c1c.data() + off);
+            ctx_->ntt(i).inverse(c1c.data() + off);
+        } else {
+            detail::galois_coeff_limb(a.limb(0, i), c0.data() + off, n, g, q);
+            ctx_->ntt(i).forward(c0.data() + off);
+            detail::galois_coeff_limb(a.limb(1, i), c1c.data() + off, n, g, q);
+            std::copy(c1c.data() + off, c1c.data() + off + n, c1n.data() + off);
+            ctx_->ntt(i).forward(c1n.data() + off);
+        }
+    }
+    Ciphertext out(ctx_, a.level(), a.scale(), 2, false);
+    detail::key_switch(*ctx_, a.level(), c1c.data(), c1n.data(), key, c0.data(), nullptr, out.limb(0, 0), out.limb(1, 0));
+    return out;
+}
+
+Ciphertext Evaluator::rotate(const Ciphertext& a, int steps, const GaloisKeys& gk) const {
+    check_galois("rotate", a, gk);
+    const std::uint32_t g = galois_element(steps, ctx_->n());
+    return g == 1 ? a : apply_galois(a, g, gk);
+}
+
+Ciphertext Evaluator::conjugate(const Ciphertext& a, const GaloisKeys& gk) const {
+    return apply_galois(a, conjugation_element(ctx_->n()), gk);
+}
+
+std::vector<Ciphertext> Evaluator::rotate_many(const Ciphertext& a, std::span<const int> steps, const GaloisKeys& gk) const {
+    check_galois("rotate_many", a, gk);
+    const std::size_t n = a.n(), limbs = a.limbs();
+    std::vector<std::uint32_t> elements(steps.size());
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        elements[s] = galois_element(steps[s], n);
+        if (elements[s] != 1) (void)gk.key(elements[s]);  // every key present before any work
+    }
+    std::vector<Ciphertext> out(steps.size());
+    if (std::all_of(elements.begin(), elements.end(), [](std::uint32_t g) { return g == 1; })) {
+        for (auto& o : out) o = a;
+        return out;
+    }
+    // Once: c0 and c1 in NTT form, c1 in coefficient form, c1's decomposition.
+    const auto c0 = ntt_poly(*ctx_, a, 0), c1n = ntt_poly(*ctx_, a, 1);
+    math::AlignedVector<u64> c1c(a.limb(1, 0), a.limb(1, 0) + limbs * n);
+    if (a.is_ntt()) {
+#pragma omp parallel for
+        for (std::size_t i = 0; i < limbs; ++i) ctx_->ntt(i).inverse(c1c.data() + i * n);
+    }
+    const detail::Decomposition dec = detail::decompose(*ctx_, a.level(), c1c.data(), c1n.data());
+    math::AlignedVector<u64> c0g(limbs * n);
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        const std::uint32_t g = elements[s];
+        if (g == 1) {
+            out[s] = a;
+            continue;
+        }
+        const std::vector<std::uint32_t>& perm = gk.ntt_permutation(g);
+#pragma omp parallel for
+        for (std::size_t i = 0; i < limbs; ++i) detail::galois_ntt_limb(c0.data() + i * n, c0g.data() + i * n, perm.data(), n);
+        out[s] = Ciphertext(ctx_, a.level(), a.scale(), 2, false);
+        detail::key_switch_hoisted(*ctx_, dec, perm.data(), gk.key(g), c0g.data(), nullptr, out[s].limb(0, 0), out[s].limb(1, 0));
+    }
+    return out;
 }
 
 }  // namespace hecnn::ckks

@@ -2,8 +2,12 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <stdexcept>
 
+#include "hecnn/ckks/galois.h"
+
+#include "automorphism.h"
 #include "poly_ops.h"
 #include "precomp.h"
 
@@ -55,17 +59,17 @@ SecretKey SecretKey::from_coefficients(ContextPtr ctx, std::vector<std::int8_t> 
     return sk;
 }
 
-void RelinKey::expand_uniform(const Context& ctx, const math::Seed& seed, u64* out) {
+void KeySwitchKey::expand_uniform(const Context& ctx, const math::Seed& seed, u64* out) {
     // Uniform residues are uniform in either domain, so they are sampled directly in NTT form.
     math::Prng prng(seed);
     const std::size_t ext = ctx.data_count() + ctx.special_count(), n = ctx.n();
     for (std::size_t i = 0; i < ext; ++i) prng.uniform_mod(ctx.modulus(i), {out + i * n, n});
 }
 
-RelinKey::RelinKey(ContextPtr ctx, std::vector<math::Seed> seeds) : ctx_(std::move(ctx)), seeds_(std::move(seeds)) {
-    if (!ctx_) throw std::invalid_argument("RelinKey: null context");
+KeySwitchKey::KeySwitchKey(ContextPtr ctx, std::vector<math::Seed> seeds) : ctx_(std::move(ctx)), seeds_(std::move(seeds)) {
+    if (!ctx_) throw std::invalid_argument("KeySwitchKey: null context");
     if (seeds_.size() != static_cast<std::size_t>(ctx_->dnum()))
-        throw std::invalid_argument("RelinKey: expected " + std::to_string(ctx_->dnum()) + " digits, got " + std::to_string(seeds_.size()));
+        throw std::invalid_argument("KeySwitchKey: expected " + std::to_string(ctx_->dnum()) + " digits, got " + std::to_string(seeds_.size()));
     const std::size_t per = ext_limbs() * ctx_->n();
     b_.resize(seeds_.size() * per);
     a_.resize(seeds_.size() * per);
@@ -116,36 +120,77 @@ PublicKey KeyGenerator::create_public_key() {
     return pk;
 }
 
-RelinKey KeyGenerator::create_relin_key() {
+void KeyGenerator::fill_switch_key(KeySwitchKey& key, const u64* target_ntt) {
     const auto& ctx = *ctx_;
     const std::size_t n = ctx.n(), l1 = ctx.data_count(), ext = l1 + ctx.special_count();
     const int alpha = ctx.digit_size();
+    std::vector<std::int64_t> e(n);
+    math::AlignedVector<u64> tmp(n);
+    for (std::size_t j = 0; j < key.digits(); ++j) {
+        prng_.gaussian(detail::kErrorSigma, e);
+        for (std::size_t i = 0; i < ext; ++i) {
+            const Modulus& q = ctx.modulus(i);
+            u64* b = key.b(j, i);
+            detail::signed_to_limb<std::int64_t>(e, q, tmp.data());
+            ctx.ntt(i).forward(tmp.data());
+            detail::mul_limb(key.a(j, i), sk_.ntt_limb(i), b, n, q);
+            detail::sub_limb(tmp.data(), b, b, n, q.value());  // -a·s + e
+            const bool in_digit = i < l1 && static_cast<int>(i) / alpha == static_cast<int>(j);
+            if (in_digit) {
+                // + (P mod q_i)·s'
+                detail::mul_scalar_limb(target_ntt + i * n, ctx.precomp().p_mod_q[i], tmp.data(), n, q.value());
+                detail::add_limb(b, tmp.data(), b, n, q.value());
+            }
+        }
+    }
+}
+
+RelinKey KeyGenerator::create_relin_key() {
+    const auto& ctx = *ctx_;
+    const std::size_t n = ctx.n(), l1 = ctx.data_count();
     std::vector<math::Seed> seeds(ctx.dnum());
     for (auto& s : seeds) prng_.fill(s);
     RelinKey rk(ctx_, seeds);
     // s² in NTT form on the data primes (the gadget is zero on the special primes).
     math::AlignedVector<u64> s2(l1 * n);
     for (std::size_t i = 0; i < l1; ++i) detail::mul_limb(sk_.ntt_limb(i), sk_.ntt_limb(i), s2.data() + i * n, n, ctx.modulus(i));
-    std::vector<std::int64_t> e(n);
-    math::AlignedVector<u64> tmp(n);
-    for (std::size_t j = 0; j < rk.digits(); ++j) {
-        prng_.gaussian(detail::kErrorSigma, e);
-        for (std::size_t i = 0; i < ext; ++i) {
-            const Modulus& q = ctx.modulus(i);
-            u64* b = rk.b(j, i);
-            detail::signed_to_limb<std::int64_t>(e, q, tmp.data());
-            ctx.ntt(i).forward(tmp.data());
-            detail::mul_limb(rk.a(j, i), sk_.ntt_limb(i), b, n, q);
-            detail::sub_limb(tmp.data(), b, b, n, q.value());  // -a·s + e
-            const bool in_digit = i < l1 && static_cast<int>(i) / alpha == static_cast<int>(j);
-            if (in_digit) {
-                // + (P mod q_i)·s²
-                detail::mul_scalar_limb(s2.data() + i * n, ctx.precomp().p_mod_q[i], tmp.data(), n, q.value());
-                detail::add_limb(b, tmp.data(), b, n, q.value());
-            }
-        }
-    }
+    fill_switch_key(rk, s2.data());
     return rk;
+}
+
+GaloisKeys KeyGenerator::create_galois_keys(std::span<const std::uint32_t> elements) {
+    const auto& ctx = *ctx_;
+    const std::size_t n = ctx.n(), l1 = ctx.data_count();
+    std::vector<std::uint32_t> elts(elements.begin(), elements.end());
+    for (auto g : elts) check_galois_element(g, n);
+    std::sort(elts.begin(), elts.end());
+    elts.erase(std::unique(elts.begin(), elts.end()), elts.end());
+    std::vector<std::vector<math::Seed>> seeds(elts.size(), std::vector<math::Seed>(ctx.dnum()));
+    for (auto& per : seeds)
+        for (auto& s : per) prng_.fill(s);
+    GaloisKeys gk(ctx_, elts, std::move(seeds));
+    // σ_g(s) from s's coefficients in coefficient form (independent of the NTT's order).
+    math::AlignedVector<u64> s_limb(n), target(l1 * n);
+    for (auto g : elts) {
+        for (std::size_t i = 0; i < l1; ++i) {
+            detail::signed_to_limb<std::int8_t>(sk_.coefficients(), ctx.modulus(i), s_limb.data());
+            detail::galois_coeff_limb(s_limb.data(), target.data() + i * n, n, g, ctx.modulus(i).value());
+            ctx.ntt(i).forward(target.data() + i * n);
+        }
+        fill_switch_key(gk.key(g), target.data());
+    }
+    sodium_memzero(s_limb.data(), s_limb.size() * sizeof(u64));
+    sodium_memzero(target.data(), target.size() * sizeof(u64));
+    return gk;
+}
+
+GaloisKeys KeyGenerator::create_rotation_keys(std::span<const int> steps, bool conjugation) {
+    const std::size_t n = ctx_->n();
+    std::vector<std::uint32_t> elts;
+    for (int k : steps)
+        if (const auto g = galois_element(k, n); g != 1) elts.push_back(g);
+    if (conjugation) elts.push_back(conjugation_element(n));
+    return create_galois_keys(elts);
 }
 
 }  // namespace hecnn::ckks

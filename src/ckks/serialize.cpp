@@ -262,7 +262,43 @@ SeededCiphertext load_seeded_ciphertext(const ContextPtr& ctx, std::span<const s
     return out;
 }
 
-// ---- relinearisation key ---------------------------------------------------------------
+// ---- key-switching keys: relinearisation, Galois ---------------------------------------
+
+namespace {
+
+// b_j (then a_j in full form) per digit, each packed over every extended limb.
+void pack_switch_key(Builder& w, const KeySwitchKey& key, bool seeded, const std::string& label) {
+    const Context& ctx = *key.context();
+    for (std::size_t j = 0; j < key.digits(); ++j) {
+        w.pack_poly(ctx, key.b(j, 0), key.ext_limbs(), label + " b of digit " + std::to_string(j));
+        if (!seeded) w.pack_poly(ctx, key.a(j, 0), key.ext_limbs(), label + " a of digit " + std::to_string(j));
+    }
+}
+
+// The inverse of pack_switch_key into a key whose a_j are already expanded from their
+// seeds; a stored a_j must equal that expansion.
+void unpack_switch_key(const Context& ctx, const std::uint8_t*& in, KeySwitchKey& key, bool seeded, const std::string& what,
+                       const std::string& label) {
+    const std::size_t ext = key.ext_limbs();
+    math::AlignedVector<u64> a(seeded ? 0 : ext * ctx.n());
+    for (std::size_t j = 0; j < key.digits(); ++j) {
+        unpack_poly(ctx, in, key.b(j, 0), ext, what, " (b of digit " + std::to_string(j) + label + ")");
+        if (seeded) continue;
+        unpack_poly(ctx, in, a.data(), ext, what, " (a of digit " + std::to_string(j) + label + ")");
+        if (std::memcmp(a.data(), key.a(j, 0), a.size() * sizeof(u64)) != 0)
+            bad(what + ": a of digit " + std::to_string(j) + label + " is not the expansion of its seed");
+    }
+}
+
+std::vector<math::Seed> read_seeds(Reader& r, std::size_t count) {
+    std::vector<math::Seed> seeds(count);
+    for (auto& s : seeds) std::memcpy(s.data(), r.take(kSeedBytes).data(), kSeedBytes);
+    return seeds;
+}
+
+std::size_t galois_meta_bytes(std::size_t elements, std::size_t digits) { return 4 + 4 * elements + kSeedBytes * elements * digits; }
+
+}  // namespace
 
 std::vector<std::uint8_t> serialize(const RelinKey& rk, SerializeOptions opt) {
     if (!rk.context()) throw std::invalid_argument("serialize: empty relinearisation key");
@@ -273,10 +309,7 @@ std::vector<std::uint8_t> serialize(const RelinKey& rk, SerializeOptions opt) {
     w.put_u16(static_cast<std::uint16_t>(D));
     for (std::size_t j = 0; j < D; ++j) w.bytes(rk.seed(j));
     w.end_meta();
-    for (std::size_t j = 0; j < D; ++j) {
-        w.pack_poly(ctx, rk.b(j, 0), ext, "relinearisation key b of digit " + std::to_string(j));
-        if (!opt.seeded) w.pack_poly(ctx, rk.a(j, 0), ext, "relinearisation key a of digit " + std::to_string(j));
-    }
+    pack_switch_key(w, rk, opt.seeded, "relinearisation key");
     return w.finish(opt);
 }
 
@@ -288,22 +321,68 @@ RelinKey load_relin_key(const ContextPtr& ctxp, std::span<const std::uint8_t> da
     const std::size_t D = r.u16();
     if (D != static_cast<std::size_t>(ctx.dnum()))
         bad(std::string(what) + ": " + std::to_string(D) + " digits, these parameters have dnum = " + std::to_string(ctx.dnum()));
-    std::vector<math::Seed> seeds(D);
-    for (auto& s : seeds) std::memcpy(s.data(), r.take(kSeedBytes).data(), kSeedBytes);
-    const std::size_t ext = ctx.data_count() + ctx.special_count(), n = ctx.n();
+    auto seeds = read_seeds(r, D);
+    const std::size_t ext = ctx.data_count() + ctx.special_count();
     std::vector<std::uint8_t> store;
     const auto b = body(o, r.pos(), D * (o.info.seeded ? 1 : 2) * poly_bytes(ctx, ext), store, what);
-    RelinKey rk(ctxp, seeds);
-    math::AlignedVector<u64> a(o.info.seeded ? 0 : ext * n);
+    RelinKey rk(ctxp, std::move(seeds));
     const std::uint8_t* in = b.data();
-    for (std::size_t j = 0; j < D; ++j) {
-        unpack_poly(ctx, in, rk.b(j, 0), ext, what, " (b of digit " + std::to_string(j) + ")");
-        if (o.info.seeded) continue;
-        unpack_poly(ctx, in, a.data(), ext, what, " (a of digit " + std::to_string(j) + ")");
-        if (std::memcmp(a.data(), rk.a(j, 0), a.size() * sizeof(u64)) != 0)
-            bad(std::string(what) + ": a of digit " + std::to_string(j) + " is not the expansion of its seed");
-    }
+    unpack_switch_key(ctx, in, rk, o.info.seeded, what, "");
     return rk;
+}
+
+std::size_t serialized_bytes(const GaloisKeys& gk, bool seeded) {
+    if (!gk.context()) throw std::invalid_argument("serialized_bytes: empty Galois keys");
+    const Context& ctx = *gk.context();
+    const std::size_t E = gk.size(), D = static_cast<std::size_t>(ctx.dnum());
+    return kHeaderSize + galois_meta_bytes(E, D) + E * D * (seeded ? 1 : 2) * poly_bytes(ctx, ctx.data_count() + ctx.special_count());
+}
+
+std::vector<std::uint8_t> serialize(const GaloisKeys& gk, SerializeOptions opt) {
+    if (!gk.context()) throw std::invalid_argument("serialize: empty Galois keys");
+    if (gk.size() == 0) throw std::invalid_argument("serialize: Galois keys without any element");
+    const Context& ctx = *gk.context();
+    const std::size_t D = static_cast<std::size_t>(ctx.dnum());
+    Builder w(ObjectKind::galois_keys, opt.seeded ? kFlagSeeded : 0, ctx.id(), serialized_bytes(gk, opt.seeded) - kHeaderSize);
+    w.put_u16(static_cast<std::uint16_t>(gk.size()));
+    w.put_u16(static_cast<std::uint16_t>(D));
+    for (auto g : gk.elements()) w.put_u32(g);
+    for (auto g : gk.elements())
+        for (std::size_t j = 0; j < D; ++j) w.bytes(gk.key(g).seed(j));
+    w.end_meta();
+    for (auto g : gk.elements()) pack_switch_key(w, gk.key(g), opt.seeded, "Galois key " + std::to_string(g));
+    return w.finish(opt);  // never compressed (Builder::finish)
+}
+
+GaloisKeys load_galois_keys(const ContextPtr& ctxp, std::span<const std::uint8_t> data) {
+    const char* what = "Galois keys";
+    const Context& ctx = need_ctx(ctxp, what);
+    const Opened o = open(data, ObjectKind::galois_keys, &ctx);
+    Reader r(o.payload, what);
+    const std::size_t E = r.u16(), D = r.u16(), n = ctx.n();
+    if (E == 0 || E >= n)
+        bad(std::string(what) + ": " + std::to_string(E) + " elements, expected 1 to " + std::to_string(n - 1) + " for N = " +
+            std::to_string(n));
+    if (D != static_cast<std::size_t>(ctx.dnum()))
+        bad(std::string(what) + ": " + std::to_string(D) + " digits, these parameters have dnum = " + std::to_string(ctx.dnum()));
+    std::vector<std::uint32_t> elements(E);
+    for (std::size_t e = 0; e < E; ++e) {
+        const std::uint32_t g = elements[e] = r.u32();
+        if (g % 2 == 0 || g <= 1 || g >= 2 * n)
+            bad(std::string(what) + ": element " + std::to_string(e) + " is " + std::to_string(g) + ", not a Galois element (odd, 1 < g < " +
+                std::to_string(2 * n) + ")");
+        if (e > 0 && g <= elements[e - 1])
+            bad(std::string(what) + ": element " + std::to_string(e) + " (" + std::to_string(g) + ") " +
+                (g == elements[e - 1] ? "repeats the previous one" : "is below the previous one") + "; elements are strictly increasing");
+    }
+    std::vector<std::vector<math::Seed>> seeds(E);
+    for (auto& per : seeds) per = read_seeds(r, D);
+    std::vector<std::uint8_t> store;
+    const auto b = body(o, r.pos(), E * D * (o.info.seeded ? 1 : 2) * poly_bytes(ctx, ctx.data_count() + ctx.special_count()), store, what);
+    GaloisKeys gk(ctxp, elements, std::move(seeds));
+    const std::uint8_t* in = b.data();
+    for (auto g : elements) unpack_switch_key(ctx, in, gk.key(g), o.info.seeded, what, " of element " + std::to_string(g));
+    return gk;
 }
 
 }  // namespace hecnn::ckks

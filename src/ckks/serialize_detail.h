@@ -20,6 +20,10 @@ std::string hex64(std::uint64_t v);
 const char* with_article(ObjectKind k);  // "a ciphertext", "parameters", …
 
 inline std::uint16_t get_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+inline std::uint32_t get_u32(const std::uint8_t* p) {
+    return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 | static_cast<std::uint32_t>(p[2]) << 16 |
+           static_cast<std::uint32_t>(p[3]) << 24;
+}
 inline std::uint64_t get_u64(const std::uint8_t* p) {
     std::uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
@@ -39,6 +43,7 @@ public:
     Builder(ObjectKind kind, std::uint16_t flags, std::uint64_t id, std::size_t reserve);
     void put_u8(std::uint8_t v) { out_.push_back(v); }
     void put_u16(std::uint16_t v) { put_u8(static_cast<std::uint8_t>(v)), put_u8(static_cast<std::uint8_t>(v >> 8)); }
+    void put_u32(std::uint32_t v) { put_u16(static_cast<std::uint16_t>(v)), put_u16(static_cast<std::uint16_t>(v >> 16)); }
     void put_u64(std::uint64_t v) { set_u64(grow(8), v); }
     void put_f64(double v) {
         std::uint64_t bits;
@@ -73,6 +78,7 @@ public:
     }
     std::uint8_t u8() { return take(1)[0]; }
     std::uint16_t u16() { return get_u16(take(2).data()); }
+    std::uint32_t u32() { return get_u32(take(4).data()); }
     std::uint64_t u64() { return get_u64(take(8).data()); }
     double f64() {
         const std::uint64_t bits = u64();

@@ -98,6 +98,7 @@ const char* with_article(ObjectKind k) {
         case ObjectKind::relin_key: return "a relinearisation key";
         case ObjectKind::plaintext: return "a plaintext";
         case ObjectKind::ciphertext: return "a ciphertext";
+        case ObjectKind::galois_keys: return "Galois keys";
     }
     return "an unknown object";
 }
@@ -127,7 +128,7 @@ void Builder::pack_poly(const Context& ctx, const u64* limbs, std::size_t count,
 }
 
 std::vector<std::uint8_t> Builder::finish(const SerializeOptions& opt) {
-    if (opt.compress && kind_ != ObjectKind::parameters) {
+    if (opt.compress && kind_ != ObjectKind::parameters && kind_ != ObjectKind::galois_keys) {
         const std::size_t body = out_.size() - meta_end_;
         std::vector<std::uint8_t> z(ZSTD_compressBound(body));
         const std::size_t zn = ZSTD_compress(z.data(), z.size(), out_.data() + meta_end_, body, opt.zstd_level);
@@ -152,9 +153,10 @@ Opened open(std::span<const std::uint8_t> data, ObjectKind want, const Context* 
     Opened o{peek_header(data), {}};
     const char* what = kind_name(want);
     if (o.info.kind != want) bad(std::string("expected ") + with_article(want) + ", but the data holds " + with_article(o.info.kind));
-    const bool may_seed = want == ObjectKind::ciphertext || want == ObjectKind::relin_key;
+    const bool may_seed = want == ObjectKind::ciphertext || want == ObjectKind::relin_key || want == ObjectKind::galois_keys;
     if (o.info.seeded && !may_seed) bad(std::string(what) + ": the seeded flag is set, but this kind has no seeded form");
     if (o.info.compressed && want == ObjectKind::parameters) bad("parameters: the zstd flag is set, but parameters are never compressed");
+    if (o.info.compressed && want == ObjectKind::galois_keys) bad("Galois keys: the zstd flag is set, but Galois keys are never compressed");
     if (ctx && o.info.params_id != ctx->id())
         bad(std::string(what) + " belongs to parameters " + hex64(o.info.params_id) + " but these parameters are " + ctx->id_hex() +
             "; load the matching parameters");
@@ -230,6 +232,7 @@ const char* kind_name(ObjectKind kind) {
         case ObjectKind::relin_key: return "relinearisation key";
         case ObjectKind::plaintext: return "plaintext";
         case ObjectKind::ciphertext: return "ciphertext";
+        case ObjectKind::galois_keys: return "Galois keys";
     }
     return "unknown object";
 }
@@ -244,7 +247,7 @@ ObjectInfo peek_header(std::span<const std::uint8_t> data) {
     if (info.version != kFormatVersion)
         bad("unsupported format version " + std::to_string(info.version) + " (this build reads " + std::to_string(kFormatVersion) + ")");
     const std::uint16_t kind = get_u16(data.data() + 7);
-    if (kind < 1 || kind > 6) bad("unknown object kind " + std::to_string(kind) + " (expected 1 to 6)");
+    if (kind < 1 || kind > 7) bad("unknown object kind " + std::to_string(kind) + " (expected 1 to 7)");
     info.kind = static_cast<ObjectKind>(kind);
     info.flags = get_u16(data.data() + 9);
     if (info.flags & ~kKnownFlags) {

@@ -27,6 +27,7 @@
 #include "hecnn/ckks/encoder.h"
 #include "hecnn/ckks/encryptor.h"
 #include "hecnn/ckks/evaluator.h"
+#include "hecnn/ckks/galois.h"
 #include "hecnn/ckks/keys.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/rates.h"
@@ -138,6 +139,11 @@ nlohmann::json run_one(int log_n, const Options& opt) {
     ms["rescale"] = median_ms(reps, [&] { return a; }, [&](Ciphertext& x) { eval.rescale_inplace(x); });
     ms["square_relin_rescale"] = median_ms(reps, [&] { (void)eval.square_relin_rescale(a, rk); });
     ms["decrypt_decode"] = median_ms(reps, [&] { (void)encoder.decode(dec.decrypt(a)); });
+    // Rotations: one, and 8 steps of the same ciphertext hoisted (one decomposition).
+    const std::vector<int> steps8 = {1, 2, 3, 4, 5, 6, 7, 8};
+    const auto gk = keygen.create_rotation_keys(steps8);
+    ms["rotate"] = median_ms(reps, [&] { (void)eval.rotate(a, 1, gk); });
+    ms["rotate_many_8"] = median_ms(reps, [&] { (void)eval.rotate_many(a, steps8, gk); });
     // The memory side of the encrypted-inference schedule (he::Rates): a level drop copies
     // a ciphertext into a fresh block; a spill serialises it, writes it to a file, reads
     // it back and loads it (through the page cache: beyond free RAM, at disk speed); a
@@ -192,6 +198,13 @@ nlohmann::json run_one(int log_n, const Options& opt) {
     const Ciphertext a_sk = enc_sk.encrypt(pt);
     prec["fresh_sk"] = min_bits(encoder.decode(dec.decrypt(a_sk)), values);
     prec["square_relin_rescale_sk"] = min_bits(encoder.decode(dec.decrypt(eval.square_relin_rescale(a_sk, rk))), sq);
+    {
+        // At scale Δ a key switch keeps about log2(Δ·P/digit modulus) - log2(√N·σ) bits: low
+        // with these relinearisation-sized digits (docs/ENGINE.md, rotations).
+        std::vector<double> rot(values.size());
+        for (std::size_t i = 0; i < rot.size(); ++i) rot[i] = values[(i + 1) % rot.size()];
+        prec["rotate"] = min_bits(encoder.decode(dec.decrypt(eval.rotate(a, 1, gk))), rot);
+    }
     {
         auto outs = eval.linear(inputs, map);
         std::vector<double> want(ctx->slots());
@@ -260,9 +273,12 @@ nlohmann::json run_one(int log_n, const Options& opt) {
         std::printf("%-22s %12s %14s %10s %14s %10s\n", name.c_str(), human_ms(v).c_str(), a.c_str(), ar.c_str(), bl.c_str(), br.c_str());
     }
     std::printf("precision (min bits, inputs in [-1,1]): public-key encryption: fresh %.1f, square+relin+rescale %.1f; "
-                "secret-key: fresh %.1f, square+relin+rescale %.1f; linear 27x64 %.1f\n",
+                "secret-key: fresh %.1f, square+relin+rescale %.1f; linear 27x64 %.1f; rotate %.1f\n",
                 prec["fresh"].get<double>(), prec["square_relin_rescale"].get<double>(), prec["fresh_sk"].get<double>(),
-                prec["square_relin_rescale_sk"].get<double>(), prec["linear_27x64"].get<double>());
+                prec["square_relin_rescale_sk"].get<double>(), prec["linear_27x64"].get<double>(), prec["rotate"].get<double>());
+    const std::size_t key_seeded = ckks::serialized_bytes(gk, true) / steps8.size(), key_full = ckks::serialized_bytes(gk, false) / steps8.size();
+    std::printf("rotations: hoisted 8 steps %.2fx the time of 8 single rotations; Galois key per step %.1f MiB seeded, %.1f MiB expanded\n",
+                ms["rotate_many_8"] / (8 * ms["rotate"]), static_cast<double>(key_seeded) / (1 << 20), static_cast<double>(key_full) / (1 << 20));
 
     nlohmann::json j;
     j["log_n"] = log_n;
@@ -272,6 +288,7 @@ nlohmann::json run_one(int log_n, const Options& opt) {
     j["threads"] = opt.threads;
     j["ms"] = ms;
     j["precision_bits"] = prec;
+    j["galois_key_bytes_per_step"] = {{"seeded", key_seeded}, {"full", key_full}};
     if (!base.is_null()) j["baseline"] = base;
     return j;
 }

@@ -6,13 +6,21 @@
 using namespace hecnn;
 using namespace hecnn::test;
 
-TEST(Ckks128, RoundTripActivationAndLinearAtN32768) {
+namespace {
+// N = 32768, data primes 60 + 3×40, two 60-bit special primes: 128-bit secure.
+ckks::ParametersLiteral literal_n32768(int dnum = 0) {
     ckks::ParametersLiteral lit;
     lit.log_n = 15;
     lit.data_prime_bits = {60, 40, 40, 40};
     lit.special_prime_bits = {60, 60};
+    lit.dnum = dnum;
     lit.log_scale = 40;
-    Engine e(lit, 3);
+    return lit;
+}
+}  // namespace
+
+TEST(Ckks128, RoundTripActivationAndLinearAtN32768) {
+    Engine e(literal_n32768(), 3);
     ASSERT_TRUE(e.ctx->secure_128());
     const std::size_t slots = e.ctx->slots();
     ASSERT_EQ(slots, 16384u);
@@ -43,5 +51,29 @@ TEST(Ckks128, RoundTripActivationAndLinearAtN32768) {
         for (std::size_t i = 0; i < slots; ++i) want[i] = map.weights[o * 2] * a[i] + map.weights[o * 2 + 1] * b[i] + map.bias[o];
         auto p = precision(e.decrypt(out[o]), want);
         EXPECT_GE(p.min_bits, 22) << "linear output " << o << ": " << p.str();
+    }
+}
+
+// Rotations at N = 32768 with digits of two primes (100 bits) under the 120-bit P, so that
+// a key switch at scale 2^40 adds little more than its rounding: decrypted rotations (single
+// and hoisted) against the plaintext slot rotation, every slot within 20 bits.
+TEST(Ckks128, RotationsAtN32768) {
+    Engine e(literal_n32768(/*dnum=*/2), 4);
+    ASSERT_TRUE(e.ctx->secure_128());
+    const std::size_t slots = e.ctx->slots();
+    const std::vector<int> steps = {1, -3, 1000, static_cast<int>(slots) - 2};
+    const auto gk = e.keygen.create_rotation_keys(steps);
+    ASSERT_EQ(gk.size(), steps.size());
+    const auto v = random_values(slots, 23);
+    const auto ct = e.encrypt(v);
+    const auto many = e.eval.rotate_many(ct, steps, gk);
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        std::vector<double> want(slots);
+        for (std::size_t i = 0; i < slots; ++i)
+            want[i] = v[static_cast<std::size_t>(((static_cast<long>(i) + steps[s]) % static_cast<long>(slots) + static_cast<long>(slots)) %
+                                                 static_cast<long>(slots))];
+        const auto p1 = precision(e.decrypt(e.eval.rotate(ct, steps[s], gk)), want), ph = precision(e.decrypt(many[s]), want);
+        EXPECT_GE(p1.min_bits, 20) << "rotate by " << steps[s] << ": " << p1.str();
+        EXPECT_GE(ph.min_bits, 20) << "hoisted rotate by " << steps[s] << ": " << ph.str();
     }
 }

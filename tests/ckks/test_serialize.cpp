@@ -170,6 +170,12 @@ std::vector<Sample> samples(const Engine& e, bool compress) {
                  [ctx, o](auto b) { return ckks::serialize(ckks::load_ciphertext(ctx, b), o); }});
     s.push_back({"seeded ciphertext", ckks::serialize(sct, o),
                  [ctx, o](auto b) { return ckks::serialize(ckks::load_seeded_ciphertext(ctx, b), o); }});
+    ckks::KeyGenerator kg(ctx, e.keygen.secret_key());
+    const std::vector<int> steps = {1, -1, 3};
+    const auto gk = kg.create_rotation_keys(steps, /*conjugation=*/true);
+    s.push_back({"Galois keys", ckks::serialize(gk, o), [ctx, o](auto b) { return ckks::serialize(ckks::load_galois_keys(ctx, b), o); }});
+    s.push_back({"seeded Galois keys", ckks::serialize(gk, os),
+                 [ctx, os](auto b) { return ckks::serialize(ckks::load_galois_keys(ctx, b), os); }});
     return s;
 }
 
@@ -198,7 +204,7 @@ TEST_F(SerializeTest, RoundTripIsByteIdenticalForEveryKind) {
                 EXPECT_EQ(info.version, 1) << label;
                 EXPECT_EQ(info.params_id, e->ctx->id()) << label;
                 EXPECT_EQ(info.total_bytes, s.bytes.size()) << label;
-                EXPECT_EQ(info.compressed, compress && s.name != "parameters") << label;
+                EXPECT_EQ(info.compressed, compress && s.name != "parameters" && s.name.find("Galois") == std::string::npos) << label;
                 EXPECT_EQ(info.seeded, s.name.starts_with("seeded")) << label;
             }
 }
@@ -319,6 +325,7 @@ TEST_F(SerializeTest, OtherParametersAreRejectedNamingBothIds) {
             if (s.name == "secret key") ckks::load_secret_key(other, s.bytes);
             else if (s.name == "public key") ckks::load_public_key(other, s.bytes);
             else if (s.name.find("relin") != std::string::npos) ckks::load_relin_key(other, s.bytes);
+            else if (s.name.find("Galois") != std::string::npos) ckks::load_galois_keys(other, s.bytes);
             else if (s.name.find("plaintext") != std::string::npos) ckks::load_plaintext(other, s.bytes);
             else ckks::load_ciphertext(other, s.bytes);
         };
@@ -352,6 +359,7 @@ static void load_any(const Engine& e, const std::string& name, std::span<const s
     else if (name == "secret key") ckks::load_secret_key(e.ctx, b);
     else if (name == "public key") ckks::load_public_key(e.ctx, b);
     else if (name.find("relin") != std::string::npos) ckks::load_relin_key(e.ctx, b);
+    else if (name.find("Galois") != std::string::npos) ckks::load_galois_keys(e.ctx, b);
     else if (name.find("plaintext") != std::string::npos) ckks::load_plaintext(e.ctx, b);
     else ckks::load_ciphertext(e.ctx, b);
 }
@@ -725,4 +733,75 @@ TEST_F(SerializeFileTest, ReadFileEnforcesTheLimit) {
     EXPECT_THROW(ckks::read_file("/dev/zero", 100000), FormatError);
     g_track = false;
     EXPECT_LT(g_max_alloc.load(), std::size_t{200000});
+}
+
+// Galois keys: the documented layout and size, a functional round trip in both forms, and
+// every meta field refused with a clear message when wrong (resealed, so only the field
+// check can catch it).
+TEST_F(SerializeTest, GaloisKeysRoundTripAndEveryFieldIsValidated) {
+    auto& e = *tiny;
+    const auto& ctx = *e.ctx;
+    const std::size_t n = ctx.n(), D = ctx.dnum(), ext = ctx.data_count() + ctx.special_count();
+    ckks::KeyGenerator kg(e.ctx, e.keygen.secret_key());
+    const std::vector<int> steps = {2, 1, -1};
+    const auto gk = kg.create_rotation_keys(steps);
+    ASSERT_EQ(gk.size(), 3u);
+    const Bytes full = ckks::serialize(gk), seeded = ckks::serialize(gk, {.seeded = true});
+    const std::size_t meta = 4 + 4 * 3 + 32 * 3 * D;
+    EXPECT_EQ(full.size(), H + meta + 3 * D * 2 * poly_bytes(ctx, ext));
+    EXPECT_EQ(seeded.size(), H + meta + 3 * D * poly_bytes(ctx, ext));
+    EXPECT_EQ(ckks::serialized_bytes(gk, false), full.size());
+    EXPECT_EQ(ckks::serialized_bytes(gk, true), seeded.size());
+    EXPECT_EQ(full[7] | full[8] << 8, 7);
+    EXPECT_EQ(full[H] | full[H + 1] << 8, 3);
+    EXPECT_EQ(full[H + 2] | full[H + 3] << 8, static_cast<int>(D));
+    // Elements ascending: 5^-1 = 5^(N/2-1), 5, 25 (mod 2N).
+    std::vector<std::uint32_t> want = {ckks::galois_element(-1, n), ckks::galois_element(1, n), ckks::galois_element(2, n)};
+    std::sort(want.begin(), want.end());
+    for (std::size_t k = 0; k < 3; ++k)
+        EXPECT_EQ(get64(full, H + 4 + 4 * k) & 0xffffffffu, want[k]) << "element " << k;
+    // Compression is never applied (uniform residues), and a zstd flag is refused.
+    EXPECT_EQ(ckks::serialize(gk, {.compress = true}), full);
+
+    // Both forms load to keys that rotate exactly as the originals (the rotations' accuracy
+    // is test_rotation's).
+    const auto ct = e.encrypt(random_values(ctx.slots(), 40));
+    for (const Bytes* b : {&full, &seeded}) {
+        const auto loaded = ckks::load_galois_keys(e.ctx, *b);
+        EXPECT_EQ(std::vector<std::uint32_t>(loaded.elements().begin(), loaded.elements().end()), want);
+        for (int k : steps) {
+            const auto mine = e.eval.rotate(ct, k, loaded), orig = e.eval.rotate(ct, k, gk);
+            EXPECT_TRUE(same_words(mine.words(), orig.words())) << "step " << k;
+        }
+    }
+
+    auto bad_meta = [&](const Bytes& src, auto edit, std::initializer_list<std::string> parts, const std::string& label) {
+        Bytes b = src;
+        edit(b);
+        reseal(b);
+        expect_format_error([&] { ckks::load_galois_keys(e.ctx, b); }, parts, label);
+    };
+    auto put32 = [](Bytes& b, std::size_t off, std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) b[off + i] = static_cast<std::uint8_t>(v >> (8 * i));
+    };
+    for (const Bytes* src : {&full, &seeded}) {
+        bad_meta(*src, [&](Bytes& b) { put16(b, H, 0); }, {"0 elements", "expected 1 to"}, "no element");
+        bad_meta(*src, [&](Bytes& b) { put16(b, H, static_cast<std::uint16_t>(n)); }, {"elements, expected 1 to"}, "count N");
+        bad_meta(*src, [&](Bytes& b) { put16(b, H, 2); }, {"body is"}, "count 2 of 3");
+        bad_meta(*src, [&](Bytes& b) { put16(b, H, 4); }, {"Galois keys"}, "count 4 of 3");
+        bad_meta(*src, [&](Bytes& b) { put16(b, H + 2, static_cast<std::uint16_t>(D + 1)); }, {"digits", "dnum"}, "digits");
+        bad_meta(*src, [&](Bytes& b) { put32(b, H + 4, 6); }, {"element 0 is 6", "not a Galois element"}, "even");
+        bad_meta(*src, [&](Bytes& b) { put32(b, H + 4, 1); }, {"element 0 is 1"}, "identity");
+        bad_meta(*src, [&](Bytes& b) { put32(b, H + 4, static_cast<std::uint32_t>(2 * n + 1)); }, {"not a Galois element"}, "beyond 2N");
+        bad_meta(*src, [&](Bytes& b) { put32(b, H + 8, want[0]); }, {"element 1", "repeats the previous one"}, "duplicate");
+        bad_meta(*src, [&](Bytes& b) { put32(b, H + 4, want[2]), put32(b, H + 12, want[0]); }, {"below the previous one"}, "order");
+        bad_meta(*src, [&](Bytes& b) { put16(b, 9, static_cast<std::uint16_t>(b[9] | ckks::kFlagZstd)); }, {"never compressed"}, "zstd");
+    }
+    // Full form: a stored a that is not its seed's expansion (a seed byte changed).
+    bad_meta(full, [&](Bytes& b) { b[H + 4 + 12] ^= 1; }, {"is not the expansion of its seed", "of element"}, "seed");
+    // The seeded form does not carry a, so it has no such check: the flag must say which.
+    bad_meta(full, [&](Bytes& b) { put16(b, 9, ckks::kFlagSeeded); }, {"body is"}, "seeded flag on a full body");
+    // Other parameters.
+    expect_format_error([&] { ckks::load_galois_keys(small->ctx, full); }, {"belongs to parameters"});
+    EXPECT_THROW(ckks::serialize(ckks::GaloisKeys(e.ctx, {}, {})), std::invalid_argument);
 }

@@ -5,6 +5,7 @@
 // evaluator use that and need no FFT.
 #pragma once
 
+#include <complex>
 #include <memory>
 #include <span>
 #include <vector>
@@ -28,11 +29,16 @@ public:
     Plaintext encode(std::span<const double> values) const;  // context scale, top level
     // Real parts of the slots, divided by the plaintext's scale.
     std::vector<double> decode(const Plaintext& pt) const;
+    // Complex slots (what conjugation and the imaginary half of a rotation act on).
+    Plaintext encode_complex(std::span<const std::complex<double>> values, double scale, int level) const;
+    std::vector<std::complex<double>> decode_complex(const Plaintext& pt) const;
 
     std::size_t slots() const { return ctx_->slots(); }
     const ContextPtr& context() const { return ctx_; }
 
 private:
+    Plaintext from_coefficients(const std::vector<double>& coeffs, double scale, int level) const;
+    std::vector<double> to_coefficients(const Plaintext& pt) const;
     ContextPtr ctx_;
     std::unique_ptr<math::CanonicalEmbedding> emb_;
 };

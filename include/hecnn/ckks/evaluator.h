@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hecnn/ckks/ciphertext.h"
+#include "hecnn/ckks/galois.h"
 #include "hecnn/ckks/keys.h"
 
 namespace hecnn::ckks {
@@ -67,6 +68,21 @@ public:
     // The activation's core: square, relinearise, rescale.
     Ciphertext square_relin_rescale(const Ciphertext& a, const RelinKey& rk) const;
 
+    // Slot permutations (size-2 ciphertexts; the result is in coefficient form, same level
+    // and scale). rotate: left by `steps` (slot i gets slot (i + steps) mod N/2; negative
+    // rotates right; 0 is a copy and needs no key). conjugate: every slot conjugated.
+    // apply_galois: X -> X^g with the key of element g. Each is the automorphism followed
+    // by one hybrid key switch of σ(c1) back to s.
+    Ciphertext rotate(const Ciphertext& a, int steps, const GaloisKeys& gk) const;
+    Ciphertext conjugate(const Ciphertext& a, const GaloisKeys& gk) const;
+    Ciphertext apply_galois(const Ciphertext& a, std::uint32_t g, const GaloisKeys& gk) const;
+    // Hoisted rotations of one ciphertext: c1's digit decomposition and its ModUp to Q·P
+    // (the NTTs of key switching that do not depend on the key) are done once and each
+    // rotation permutes them; what is left per step is the inner product with its key and
+    // ModDown. out[i] decrypts as rotate(a, steps[i]) does, to within the key-switching
+    // error (not bit-identical: see docs/ENGINE.md).
+    std::vector<Ciphertext> rotate_many(const Ciphertext& a, std::span<const int> steps, const GaloisKeys& gk) const;
+
     void to_ntt_inplace(Ciphertext& a) const;
     void to_coeff_inplace(Ciphertext& a) const;
 
@@ -80,6 +96,7 @@ public:
 private:
     void check_same(const char* op, const PolyBlock& a, const PolyBlock& b) const;
     void check_mine(const char* op, const PolyBlock& a) const;
+    void check_galois(const char* op, const Ciphertext& a, const GaloisKeys& gk) const;
     ContextPtr ctx_;
 };
 

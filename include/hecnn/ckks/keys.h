@@ -1,10 +1,13 @@
 // Secret, public and relinearisation keys, and their generation.
 //
 // All randomness comes from a math::Prng seeded by the operating system. The uniform
-// halves of the relinearisation key are expanded from stored seeds, so the key can be
-// written compressed (half the bytes) for upload. Keys live in NTT form.
+// halves of the key-switching keys (relinearisation, Galois) are expanded from stored
+// seeds, so a key can be written compressed (half the bytes) for upload. Keys live in NTT
+// form.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "hecnn/ckks/ciphertext.h"
@@ -55,12 +58,12 @@ private:
     math::AlignedVector<u64> data_;
 };
 
-// Hybrid key-switching key for s²: one (b_j, a_j) pair per digit over all L+1+k moduli,
-// b_j = -a_j·s + e_j + P·[digit j indicator]·s², a_j expanded from seeds[j].
-class RelinKey {
+// Hybrid key-switching key from a secret s' to s: one (b_j, a_j) pair per digit over all
+// L+1+k moduli, b_j = -a_j·s + e_j + P·[digit j indicator]·s', a_j expanded from seeds[j].
+class KeySwitchKey {
 public:
-    RelinKey() = default;
-    RelinKey(ContextPtr ctx, std::vector<math::Seed> seeds);  // allocates b, expands a
+    KeySwitchKey() = default;
+    KeySwitchKey(ContextPtr ctx, std::vector<math::Seed> seeds);  // allocates b, expands a
     const ContextPtr& context() const { return ctx_; }
     std::size_t digits() const { return seeds_.size(); }
     std::size_t ext_limbs() const { return ctx_->data_count() + ctx_->special_count(); }
@@ -81,6 +84,14 @@ private:
     math::AlignedVector<u64> b_, a_;
 };
 
+// The relinearisation key: the key-switching key for s' = s².
+class RelinKey : public KeySwitchKey {
+public:
+    using KeySwitchKey::KeySwitchKey;
+};
+
+class GaloisKeys;
+
 class KeyGenerator {
 public:
     // A fresh secret key from the operating system's CSPRNG.
@@ -93,8 +104,17 @@ public:
     const SecretKey& secret_key() const { return sk_; }
     PublicKey create_public_key();
     RelinKey create_relin_key();
+    // Keys for the automorphisms X -> X^g of the given Galois elements (odd, 1 < g < 2N;
+    // galois_element() and conjugation_element() in galois.h name them), only those: the
+    // key set grows by dnum seeded digits per element. Duplicates are merged.
+    GaloisKeys create_galois_keys(std::span<const std::uint32_t> elements);
+    // The elements of left rotations by `steps` (step 0, the identity, needs no key) and,
+    // if asked, of conjugation.
+    GaloisKeys create_rotation_keys(std::span<const int> steps, bool conjugation = false);
 
 private:
+    // Fills key's b for s' given in NTT form on the data primes (l+1 limbs).
+    void fill_switch_key(KeySwitchKey& key, const u64* target_ntt);
     KeyGenerator(ContextPtr ctx, math::Prng prng);
     ContextPtr ctx_;
     math::Prng prng_;

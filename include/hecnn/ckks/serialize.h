@@ -12,10 +12,11 @@
 //       0     5  magic        "HECNN" (48 45 43 4E 4E)
 //       5     2  version      u16 = 1
 //       7     2  kind         u16: 1 parameters, 2 secret key, 3 public key,
-//                             4 relinearisation key, 5 plaintext, 6 ciphertext
-//       9     2  flags        u16: bit 0 seeded form (ciphertext, relinearisation key
-//                             only), bit 1 body zstd-compressed (not for parameters);
-//                             every other bit must be 0
+//                             4 relinearisation key, 5 plaintext, 6 ciphertext,
+//                             7 Galois keys
+//       9     2  flags        u16: bit 0 seeded form (ciphertext, relinearisation key,
+//                             Galois keys only), bit 1 body zstd-compressed (not for
+//                             parameters or Galois keys); every other bit must be 0
 //      11     8  params id    u64: Context::id() of the parameters the object belongs to
 //                             (a parameters object: its own id)
 //      19     8  payload len  u64: exact number of payload bytes that follow the header;
@@ -57,6 +58,14 @@
 //     Body per digit j = 0..D-1: b_j packed over all L+1+k extended limbs (data primes,
 //       then special primes), then — full form only — a_j likewise, which must equal
 //       the expansion of seed_j. Seeded form: b_j only (half the bytes).
+//   7 Galois keys (flags: seeded; never zstd: the residues are uniform and do not
+//     compress, and a frame could declare a key set far larger than the input). Meta
+//     4 + 4·E + 32·E·D bytes: u16 E (1 ≤ E < N) | u16 D (= dnum) | E elements u32, strictly
+//       increasing, each odd with 1 < g < 2N | E·D seeds of 32 bytes (element-major).
+//     Body per element e, per digit j: b_{e,j} packed over all L+1+k extended limbs, then —
+//       full form only — a_{e,j} likewise, which must equal the expansion of its seed.
+//     Size: 43 + 4 + 4E + 32ED + E·D·(1 or 2)·Σ_{i<L+1+k} ceil(N·b_i/8)
+//       (serialized_bytes).
 //
 // Sizes: a full ciphertext at level l is 43 + 12 + size·Σ_{i≤l} ceil(N·b_i/8) bytes;
 // seeded, 43 + 44 + Σ_{i≤l} ceil(N·b_i/8).
@@ -73,6 +82,7 @@
 #include "hecnn/ckks/ciphertext.h"
 #include "hecnn/ckks/context.h"
 #include "hecnn/ckks/encryptor.h"
+#include "hecnn/ckks/galois.h"
 #include "hecnn/ckks/keys.h"
 
 namespace hecnn::ckks {
@@ -90,6 +100,7 @@ enum class ObjectKind : std::uint16_t {
     relin_key = 4,
     plaintext = 5,
     ciphertext = 6,
+    galois_keys = 7,
 };
 const char* kind_name(ObjectKind kind);  // "ciphertext", "relinearisation key", …
 
@@ -99,9 +110,9 @@ inline constexpr std::uint16_t kFlagSeeded = 1u << 0;
 inline constexpr std::uint16_t kFlagZstd = 1u << 1;
 
 struct SerializeOptions {
-    bool seeded = false;     // relinearisation key: b and the seeds only (a seeded
-                             // ciphertext comes from the SeededCiphertext overload)
-    bool compress = false;   // zstd on the body (ignored for parameters)
+    bool seeded = false;     // relinearisation key, Galois keys: b and the seeds only (a
+                             // seeded ciphertext comes from the SeededCiphertext overload)
+    bool compress = false;   // zstd on the body (ignored for parameters and Galois keys)
     int zstd_level = 3;
 };
 
@@ -124,6 +135,9 @@ std::vector<std::uint8_t> serialize(const Context& ctx, SerializeOptions opt = {
 std::vector<std::uint8_t> serialize(const SecretKey& sk, SerializeOptions opt = {});
 std::vector<std::uint8_t> serialize(const PublicKey& pk, SerializeOptions opt = {});
 std::vector<std::uint8_t> serialize(const RelinKey& rk, SerializeOptions opt = {});
+std::vector<std::uint8_t> serialize(const GaloisKeys& gk, SerializeOptions opt = {});
+// The exact size serialize(gk, {.seeded = seeded}) produces, without serialising.
+std::size_t serialized_bytes(const GaloisKeys& gk, bool seeded);
 std::vector<std::uint8_t> serialize(const Plaintext& pt, SerializeOptions opt = {});
 std::vector<std::uint8_t> serialize(const Ciphertext& ct, SerializeOptions opt = {});
 // Seeded form; c1 must still be the expansion of the seed (checked).
@@ -135,6 +149,7 @@ ContextPtr load_parameters(std::span<const std::uint8_t> data, bool allow_insecu
 SecretKey load_secret_key(const ContextPtr& ctx, std::span<const std::uint8_t> data);
 PublicKey load_public_key(const ContextPtr& ctx, std::span<const std::uint8_t> data);
 RelinKey load_relin_key(const ContextPtr& ctx, std::span<const std::uint8_t> data);  // full or seeded
+GaloisKeys load_galois_keys(const ContextPtr& ctx, std::span<const std::uint8_t> data);  // full or seeded
 Plaintext load_plaintext(const ContextPtr& ctx, std::span<const std::uint8_t> data);
 Ciphertext load_ciphertext(const ContextPtr& ctx, std::span<const std::uint8_t> data);  // full or seeded
 SeededCiphertext load_seeded_ciphertext(const ContextPtr& ctx, std::span<const std::uint8_t> data);  // seeded only
