@@ -13,6 +13,13 @@ function(hecnn_layer name)
     PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
     PRIVATE ${PROJECT_SOURCE_DIR}/src/${name})
   target_link_libraries(hecnn_${name} ${ARGN})
+  if(HECNN_BUILD_PYTHON)
+    # The layers also go into the Python module, a shared object: position-independent
+    # code. Without semantic interposition it is the code -fPIE gives (calls within a layer
+    # direct and inlinable), and executables relax its TLS accesses back to local ones.
+    set_target_properties(hecnn_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+    target_compile_options(hecnn_${name} PRIVATE -fno-semantic-interposition)
+  endif()
   set_property(GLOBAL APPEND PROPERTY HECNN_LAYERS hecnn_${name})
 endfunction()
 

@@ -12,6 +12,7 @@
 #include "hecnn/io/keyset.h"
 #include "hecnn/io/plan_file.h"
 #include "hecnn/server/client.h"
+#include "hecnn/server/remote.h"
 #include "progress.h"
 
 namespace hecnn::cli {
@@ -35,15 +36,15 @@ void run_client(const ClientOptions& o) {
     fs::create_directories(work);
 
     // The server's plan decides the parameters; keys are made for it once and reused.
-    const io::PlanFile plan = io::parse_plan(svc.plan_json(), o.insecure);
     if (!fs::exists(keys_dir / io::kSecretKeyFile)) {
+        const io::PlanFile plan = server::service_plan(svc, o.insecure);
         io::save_plan(work / "plan.json", plan);
         const auto ks = io::create_keyset(plan, keys_dir, false);
         std::printf("keys        new key set %016llx in %s (secret key stays here)\n", static_cast<unsigned long long>(ks.keyset_id), keys_dir.c_str());
-    } else if (const auto d = io::contract_difference(io::load_client_keys(keys_dir, o.insecure).plan, plan); !d.empty()) {
+    } else {
         // encrypt applies the key directory's copy of the plan: it must be the server's
-        throw std::runtime_error(keys_dir.string() + " holds keys made for another plan than this server's (its " + d +
-                                 " differs): use another --keys directory");
+        const auto mine = io::load_client_keys(keys_dir, o.insecure).plan;
+        server::service_plan(svc, o.insecure, &mine, keys_dir.string() + "'s keys");
     }
 
     EncryptOptions eo;
@@ -56,40 +57,32 @@ void run_client(const ClientOptions& o) {
     eo.insecure = o.insecure;
     const auto batches = run_encrypt(eo);
 
-    const std::string session = svc.open_session(keys_dir / io::kEvalKeysFile);
-    std::vector<std::string> jobs;
-    for (const auto& b : batches) {
-        ProgressBar bar("upload " + b.filename().string(), 1);
-        jobs.push_back(svc.submit(session, b));
-        bar.update(1);
-    }
-    for (std::size_t k = 0; k < jobs.size(); ++k) {
-        server::JobStatus st;
-        {
-            std::optional<ProgressBar> bar;  // once the server says how many layers
-            st = svc.wait(session, jobs[k], [&](const server::JobStatus& s) {
-                if (!s.steps) return;
-                if (!bar) bar.emplace("infer  " + batches[k].filename().string(), s.steps, "layers");
-                bar->update(s.state == server::JobState::done ? s.steps : s.step, "", s.remaining);
-            });
-        }
-        if (st.state != server::JobState::done) throw std::runtime_error("the server could not run " + batches[k].string() + ": " + st.error);
-        const fs::path result = work / numbered_path("result.hecnn", k, jobs.size());
-        const std::size_t n = svc.download(session, jobs[k], result);
-        if (!o.keep) svc.delete_job(session, jobs[k]);
-        std::printf("server      %s: %s on the server (%s per image; predicted %s); result %s\n", batches[k].filename().c_str(),
+    std::vector<fs::path> results;
+    for (std::size_t k = 0; k < batches.size(); ++k) results.push_back(work / numbered_path("result.hecnn", k, batches.size()));
+    std::optional<ProgressBar> bar;  // once the server says how many layers
+    server::RemoteCallbacks cb;
+    cb.uploaded = [&](std::size_t k) { ProgressBar("upload " + batches[k].filename().string(), 1).update(1); };
+    cb.status = [&](std::size_t k, const server::JobStatus& s) {
+        if (!s.steps) return;
+        if (!bar) bar.emplace("infer  " + batches[k].filename().string(), s.steps, "layers");
+        bar->update(s.state == server::JobState::done ? s.steps : s.step, "", s.remaining);
+    };
+    cb.done = [&](const server::RemoteJob& r, std::size_t k) {
+        bar.reset();
+        const auto& st = r.status;
+        std::printf("server      %s: %s on the server (%s per image; predicted %s); result %s\n", r.batch.filename().c_str(),
                     human_ms(st.server_seconds * 1e3).c_str(), human_ms(st.server_seconds * 1e3 / static_cast<double>(std::max<std::size_t>(1, st.samples))).c_str(),
-                    human_ms(st.predicted_seconds * 1e3).c_str(), human_bytes(static_cast<double>(n)).c_str());
+                    human_ms(st.predicted_seconds * 1e3).c_str(), human_bytes(static_cast<double>(r.result_bytes)).c_str());
         DecryptOptions d;
         d.keys = keys_dir.string();
-        d.in = result.string();
-        d.out = numbered_path(o.out, k, jobs.size()).string();
-        d.labels = io::labels_path(batches[k]).string();
+        d.in = r.result.string();
+        d.out = numbered_path(o.out, k, batches.size()).string();
+        d.labels = io::labels_path(r.batch).string();
         d.force = true;
         d.insecure = o.insecure;
         run_decrypt(d);
-    }
-    if (!o.keep) svc.close_session(session);
+    };
+    server::run_batches(svc, keys_dir / io::kEvalKeysFile, batches, results, cb, o.keep);
 }
 
 }  // namespace

@@ -43,18 +43,17 @@ void run_infer_files(const InferFilesOptions& o, mpi::World* world) {
         return world->broadcast(lead ? ckks::read_file(path, max_bytes) : std::vector<std::uint8_t>{});
     };
     const auto onnx = read_shared(o.model, io::kMaxOnnxBytes);
-    const std::string_view onnx_bytes(reinterpret_cast<const char*>(onnx.data()), onnx.size());
-    const auto model = io::parse_onnx(onnx_bytes);
     const auto keys = world ? io::load_eval_keys(read_shared(o.eval_keys, std::size_t{1} << 32), o.insecure)
                             : io::load_eval_keys_file(o.eval_keys, o.insecure);
     he::CompileOptions copt;
     copt.lazy_relin = !o.no_lazy;
     copt.level_budget = keys.ctx->max_level();  // the levels the client's plan spent (pools on their own step)
-    const auto plan = he::compile(model, copt);
-    const std::string digest = io::model_digest(onnx_bytes);
+    const auto served = io::served_model({reinterpret_cast<const char*>(onnx.data()), onnx.size()}, copt);
+    const auto& plan = served.plan;
+    const std::string& digest = served.digest;
     if (!lead) {
         io::JobOptions jo;
-        jo.model_id = io::model_id_of(digest);
+        jo.model_id = served.model_id;
         jo.exec.memory = world->common_budget(o.memory);
         jo.exec.spill_dir = o.spill_dir;
         jo.ranks = world;
@@ -74,7 +73,7 @@ void run_infer_files(const InferFilesOptions& o, mpi::World* world) {
 
     ProgressBar bar("server", plan.steps.size(), "steps");
     io::JobOptions jo;
-    jo.model_id = io::model_id_of(digest);  // a batch encrypted for another model is refused
+    jo.model_id = served.model_id;  // a batch encrypted for another model is refused
     jo.replace_result = o.force;
     jo.exec.memory = world ? world->common_budget(o.memory) : o.memory;
     jo.exec.spill_dir = o.spill_dir;

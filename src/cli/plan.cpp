@@ -14,6 +14,7 @@
 #include "hecnn/io/planner.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
+#include "hecnn/io/plan_report.h"
 
 namespace hecnn::cli {
 namespace {
@@ -30,30 +31,6 @@ struct PlanOptions {
     nn::PreprocessingOverride preprocessing;
 };
 
-std::string join(const std::vector<double>& v, const char* none) {
-    if (v.empty()) return none;
-    std::string s;
-    for (double x : v) {
-        char b[32];
-        std::snprintf(b, sizeof b, "%s%.6g", s.empty() ? "" : ",", x);
-        s += b;
-    }
-    return s;
-}
-
-// "scale 1/255, mean 0.286, std 0.353 (given on the command line)": what clients will apply.
-std::string describe(const nn::Preprocessing& p, const nn::Model& m, const nn::PreprocessingOverride& given) {
-    char scale[32];
-    if (std::fabs(p.scale * 255 - 1) < 1e-12) std::snprintf(scale, sizeof scale, "1/255");
-    else std::snprintf(scale, sizeof scale, "%.6g", p.scale);
-    std::string s = std::string("scale ") + scale + ", mean " + join(p.mean, "0") + ", std " + join(p.std, "1") + "; " +
-                    (p.classes.empty() ? "no class names" : std::to_string(p.classes.size()) + " class names");
-    const bool meta = m.metadata.count(io::kMetaMean) || m.metadata.count(io::kMetaScale);
-    if (!given.empty()) s += " (command line over " + std::string(meta ? "the model's metadata)" : "the defaults)");
-    else s += meta ? " (the model's metadata)" : " (defaults: the model names no preprocessing; give --mean/--std if it was trained on standardised inputs)";
-    return s;
-}
-
 void run_plan(const PlanOptions& o) {
     io::PlanRequest req;
     req.preprocessing = o.preprocessing;
@@ -69,7 +46,6 @@ void run_plan(const PlanOptions& o) {
     req.server.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
     req.rates_file = o.rates;
     const auto made = io::make_plan(o.model, req);
-    const auto& m = made.model;
     const auto& planned = made.planned;
     const auto& plan = planned.compiled.plan;
     const auto& ch = planned.compiled.choice;
@@ -84,55 +60,8 @@ void run_plan(const PlanOptions& o) {
         std::printf("wrote       %s (plan file for hecnn keygen / hecnn serve)\n", o.out.c_str());
     }
 
-    std::printf("model       %s: input %s, output %s, %.2f M MACs per image\n", o.model.c_str(), nn::to_string(m.input_shape()).c_str(),
-                nn::to_string(m.output_shape()).c_str(), m.macs_per_sample() / 1e6);
-    std::printf("parameters  %s\n            %s\n", ctx->describe().c_str(), ch.explain.c_str());
-    std::printf("pools       %s\n", planned.compiled.pools.c_str());
-    std::printf("inputs      %s\n", describe(planned.preprocessing, m, o.preprocessing).c_str());
-    std::printf("calibration %s; rates: %s (%d thread(s), predicting %d)\n\n", planned.calib_source.c_str(), rates.source.c_str(),
-                rates.threads, o.threads);
-    // max |v|: the calibrated range of the step's outputs; room: bits they may grow before
-    // they overflow q_0 (he::value_headroom).
-    std::printf("%-3s %-7s %-28s %5s %4s %7s %9s %9s %6s %9s %10s %10s %10s %11s %7s %10s\n", "#", "step", "from", "level", "size", "log2 Δ",
-                "outputs", "max |v|", "room", "live", "held", "peak mem", "spilled", "MACs", "relins", "time");
+    std::fputs(io::plan_report(made, req, o.model).c_str(), stdout);
     const auto& in = planned.ranges.front();
-    std::printf("%-3s %-7s %-28s %5d %4d %7s %9d %9.3g %6.1f\n", "-", "input", "(preprocessed images)", ctx->max_level(), 2, "", plan.input_count,
-                in.max_abs, in.headroom_bits);
-    std::size_t tightest = 0;
-    for (std::size_t i = 1; i < planned.ranges.size(); ++i)
-        if (planned.ranges[i].headroom_bits < planned.ranges[tightest].headroom_bits) tightest = i;
-    for (std::size_t i = 0; i < pred.steps.size(); ++i) {
-        const auto& s = pred.steps[i];
-        std::string name = s.name.size() > 28 ? s.name.substr(0, 25) + "..." : s.name;
-        const std::string kind = s.kind + (plan.steps[i].lazy_relin ? "*" : "");
-        const auto& r = planned.ranges.at(i + 1);
-        std::printf("%-3zu %-7s %-28s %5d %4d %7.3f %9zu %9.3g %6.1f %9zu %10s %10s %10s %11lld %7lld %10s\n", i, kind.c_str(), name.c_str(), s.level,
-                    s.size, std::log2(s.min_scale), s.outputs, r.max_abs, r.headroom_bits, s.live, human_bytes(static_cast<double>(s.live_bytes)).c_str(),
-                    human_bytes(static_cast<double>(s.peak_bytes)).c_str(), human_bytes(static_cast<double>(s.spill_bytes)).c_str(),
-                    static_cast<long long>(s.macs), static_cast<long long>(s.relins), human_ms(s.seconds * 1e3).c_str());
-    }
-    std::printf("(* relinearisation and rescale deferred into the next linear step; held = ciphertexts in memory after the step; "
-                "spilled = written to disk during the step)\n");
-    const auto& t = planned.ranges[tightest];
-    std::printf("headroom    q_0 %d bits, Δ 2^%g: values decrypt correctly up to |v| < 2^%.1f; the calibrated values leave at least %.1f bits "
-                "(%s), %g asked for\n",
-                ch.q0_bits, ch.literal.log_scale, ch.q0_bits - 1 - ch.literal.log_scale, t.headroom_bits,
-                t.step < 0 ? "the inputs" : ("step " + std::to_string(t.step) + " '" + plan.steps[static_cast<std::size_t>(t.step)].name + "'").c_str(),
-                req.pipeline.params.margin_bits);
-    std::printf("total       depth %d, %lld ciphertext MACs, %lld squares, %lld relinearisations, %lld rescales\n", plan.depth,
-                static_cast<long long>(pred.macs), static_cast<long long>(pred.squares), static_cast<long long>(pred.relins),
-                static_cast<long long>(pred.rescales));
-    std::printf("memory      budget %s: peak %s of ciphertexts (inputs read on demand, %s order); spill traffic %s written, %s read back, "
-                "at most %s on disk at once\n",
-                pred.memory_budget.describe().c_str(),
-                human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), pred.depth_first ? "depth-first" : "step-by-step",
-                human_bytes(static_cast<double>(pred.spill_bytes)).c_str(), human_bytes(static_cast<double>(pred.load_bytes)).c_str(),
-                human_bytes(static_cast<double>(pred.max_spilled_bytes)).c_str());
-    std::printf("time        %s = %s per image (batch %zu, %d thread(s), warm); first run of a process %s\n", human_ms(pred.seconds * 1e3).c_str(),
-                human_ms(pred.seconds * 1e3 / static_cast<double>(batch)).c_str(), batch, o.threads, human_ms(cold_seconds * 1e3).c_str());
-    std::printf("client      %zu input ciphertexts: %s (%s seeded); %zu output ciphertexts: %s\n", pred.input_ciphertexts,
-                human_bytes(static_cast<double>(pred.input_bytes)).c_str(), human_bytes(static_cast<double>(pred.input_bytes_seeded)).c_str(),
-                pred.output_ciphertexts, human_bytes(static_cast<double>(pred.output_bytes)).c_str());
 
     if (!o.json.empty()) {
         nlohmann::json j;

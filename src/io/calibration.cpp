@@ -36,6 +36,14 @@ Calibration calibration_inputs(const std::vector<std::string>& spec, std::size_t
     return c;
 }
 
+Calibration calibration_inputs(const PixelImages& images, const nn::Shape& shape, const nn::Preprocessing& p) {
+    Calibration c;
+    c.inputs = preprocess(images, shape, p);
+    c.samples = images.samples;
+    c.source = std::to_string(c.samples) + " images given by the caller";
+    return c;
+}
+
 ModelInputs batch_inputs(const std::vector<std::string>& spec, std::size_t count, const nn::Shape& shape, const nn::Preprocessing& p) {
     if (is_random(spec)) return random_inputs(count, static_cast<std::size_t>(nn::element_count(shape)), 2);  // not the calibration's (seed 1)
     const auto d = load_images(spec, shape, ImagePart::inference).data;

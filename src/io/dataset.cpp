@@ -4,6 +4,7 @@
 #include <random>
 
 #include "hecnn/io/dataset.h"
+#include "hecnn/io/pixels.h"
 
 namespace hecnn::io {
 
@@ -84,18 +85,8 @@ void channel_statistics(const Dataset& d, double scale, std::vector<double>& mea
 namespace {
 template <class T>
 void to_input_impl(const Dataset& d, size_t i, const nn::Preprocessing& p, std::span<T> out) {
-    const int64_t C = d.channels, HW = d.height * d.width;
-    if (static_cast<int64_t>(out.size()) != C * HW) throw std::invalid_argument("input buffer size does not match the image");
-    try {
-        p.check(C);
-    } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string(e.what()) + " (the images have " + std::to_string(C) + " channel(s))");
-    }
-    auto px = d.sample(i);
-    for (int64_t c = 0; c < C; ++c) {
-        const double m = p.mean_of(static_cast<size_t>(c)), s = p.std_of(static_cast<size_t>(c));
-        for (int64_t j = 0; j < HW; ++j) out[c * HW + j] = static_cast<T>((px[c * HW + j] * p.scale - m) / s);
-    }
+    if (static_cast<int64_t>(out.size()) != d.sample_size()) throw std::invalid_argument("input buffer size does not match the image");
+    preprocess_image(d.sample(i), d.channels, p, out);
 }
 }  // namespace
 

@@ -6,9 +6,13 @@
 
 #include "container.h"
 #include "hecnn/ckks/evaluator.h"
+#include "hecnn/ckks/serialize.h"
+#include "hecnn/he/compiler.h"
 #include "hecnn/he/partition.h"
 #include "hecnn/he/runtime.h"
 #include "hecnn/he/simulator.h"
+#include "hecnn/io/onnx.h"
+#include "hecnn/io/plan_file.h"
 
 namespace hecnn::io {
 namespace {
@@ -17,6 +21,20 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 }  // namespace
+
+ServedModel load_served_model(const std::filesystem::path& onnx_path, const he::CompileOptions& options) {
+    const auto onnx = ckks::read_file(onnx_path, kMaxOnnxBytes);
+    return served_model({reinterpret_cast<const char*>(onnx.data()), onnx.size()}, options);
+}
+
+ServedModel served_model(std::string_view bytes, const he::CompileOptions& options) {
+    ServedModel m;
+    m.model = parse_onnx(bytes);
+    m.plan = he::compile(m.model, options);
+    m.digest = model_digest(bytes);
+    m.model_id = model_id_of(m.digest);
+    return m;
+}
 
 JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std::filesystem::path& batch, const std::filesystem::path& result,
                            const JobOptions& opt) {

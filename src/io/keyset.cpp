@@ -63,12 +63,11 @@ bool relin_key_matches(const ckks::SecretKey& sk, const ckks::RelinKey& rk) {
     return true;
 }
 
-}  // namespace
-
-KeysetSummary create_keyset(const PlanFile& plan, const fs::path& dir, bool force) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto ctx = ckks::Context::create(plan.params);
-    if (ctx->id() != plan.params_id) throw std::invalid_argument("create_keyset: the plan's params_id does not match its parameters");
+// The directory a key set is written to: created (mode 0700) if missing; any key file in it
+// refused unless `force`, and then the old secret key deleted first, so that an interrupted
+// write leaves no secret key rather than one that does not match eval.keys (secret.key is
+// always written last).
+void prepare_key_dir(const fs::path& dir, bool force) {
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw std::runtime_error(dir.string() + " exists and is not a directory");
     if (!fs::exists(dir, ec)) {
@@ -79,10 +78,35 @@ KeysetSummary create_keyset(const PlanFile& plan, const fs::path& dir, bool forc
     for (const char* name : kKeyFiles)
         if (fs::exists(dir / name, ec)) existing += (existing.empty() ? "" : ", ") + (dir / name).string();
     if (!existing.empty() && !force)
-        throw std::runtime_error("refusing to overwrite " + existing + " (the keys there would be lost): choose another --out directory, or --force");
-    // Written last and, when forced, deleted first: an interrupted run leaves no secret key
-    // rather than one that does not match eval.keys.
+        throw std::runtime_error("refusing to overwrite " + existing + " (the keys there would be lost): choose another directory (--out), or force (--force)");
     if (force) fs::remove(dir / kSecretKeyFile);
+}
+
+}  // namespace
+
+void copy_keyset(const fs::path& from, const fs::path& to, bool force) {
+    std::error_code ec;
+    if (fs::exists(to, ec) && fs::equivalent(from, to, ec)) throw std::runtime_error(to.string() + " is the key directory itself");
+    load_client_keys(from, true);  // a complete, consistent set (the caller checked its parameters when it loaded it)
+    prepare_key_dir(to, force);
+    for (const char* name : kKeyFiles) {
+        auto bytes = read_in(from, name, std::size_t{1} << 32);
+        const bool secret = std::string_view(name) == kSecretKeyFile;
+        try {
+            write_new(to / name, bytes, force && !secret);
+        } catch (...) {
+            if (secret) sodium_memzero(bytes.data(), bytes.size());
+            throw;
+        }
+        if (secret) sodium_memzero(bytes.data(), bytes.size());
+    }
+}
+
+KeysetSummary create_keyset(const PlanFile& plan, const fs::path& dir, bool force) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto ctx = ckks::Context::create(plan.params);
+    if (ctx->id() != plan.params_id) throw std::invalid_argument("create_keyset: the plan's params_id does not match its parameters");
+    prepare_key_dir(dir, force);
 
     ckks::KeyGenerator keygen(ctx);
     KeysetSummary s;

@@ -18,7 +18,8 @@ nn::Preprocessing resolve_preprocessing(const nn::Model& model, const nn::Prepro
 PlannedModel plan_model(const nn::Model& model, const PlanRequest& r) {
     PlannedModel out;
     out.preprocessing = resolve_preprocessing(model, r.preprocessing);
-    const auto calib = calibration_inputs(r.calib, r.calib_samples, model.input_shape(), out.preprocessing);
+    const auto calib = r.calib_images ? calibration_inputs(*r.calib_images, model.input_shape(), out.preprocessing)
+                                      : calibration_inputs(r.calib, r.calib_samples, model.input_shape(), out.preprocessing);
     out.calib_source = calib.source;
     out.compiled = he::compile_for_batch(model, calib.inputs, calib.samples, r.pipeline);
     out.ranges = he::value_headroom(out.compiled.plan, out.compiled.wire_max_abs, out.compiled.choice);

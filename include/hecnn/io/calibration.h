@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hecnn/io/pixels.h"
 #include "hecnn/nn/preprocessing.h"
 #include "hecnn/nn/tensor.h"
 
@@ -28,6 +29,10 @@ using Calibration = ModelInputs;
 // `samples` inputs (a stratified sample of a labelled set).
 Calibration calibration_inputs(const std::vector<std::string>& spec, std::size_t samples, const nn::Shape& input_shape,
                                const nn::Preprocessing& preprocessing);
+
+// Every one of the caller's images (a front end's array: pixels.h), preprocessed; the
+// caller chose them, so they should come from the training data.
+Calibration calibration_inputs(const PixelImages& images, const nn::Shape& input_shape, const nn::Preprocessing& preprocessing);
 
 // The first `count` images of the spec's inference part (a data set's test split), or for
 // {"random"} `count` inputs uniform in [-3, 3] (not the calibration's values), unlabelled.

@@ -9,14 +9,17 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "hecnn/he/compiler.h"
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/ranks.h"
 #include "hecnn/he/rates.h"
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/keyset.h"
+#include "hecnn/nn/model.h"
 
 namespace hecnn::io {
 
@@ -73,6 +76,19 @@ struct JobResult {
     std::uint64_t sent_bytes = 0;
     std::vector<std::uint64_t> predicted_sent;
 };
+
+// The model a server runs, from its ONNX file (at most kMaxOnnxBytes): parsed, compiled
+// (`options`: lazy_relin as the plan file says, level_budget the levels the client's
+// parameters have), with its digest and the id batches bound to it carry
+// (JobOptions::model_id). Throws as io::parse_onnx and ckks::read_file do.
+struct ServedModel {
+    nn::Model model;
+    he::Plan plan;
+    std::string digest;         // model_digest of the file's bytes
+    std::uint64_t model_id = 0; // model_id_of(digest)
+};
+ServedModel load_served_model(const std::filesystem::path& onnx_path, const he::CompileOptions& options);
+ServedModel served_model(std::string_view onnx_bytes, const he::CompileOptions& options);  // the file's bytes, read elsewhere
 
 // Verifies the batch (kind, parameters, key set, one ciphertext per plan input, level ≥
 // the plan's depth, checksum), runs the plan, writes the result atomically (bound to the

@@ -46,6 +46,11 @@ struct KeysetSummary {
 // rather than a secret key that does not match eval.keys.
 KeysetSummary create_keyset(const PlanFile& plan, const std::filesystem::path& dir, bool force);
 
+// The key directory `from` (checked complete and consistent) copied file by file to `to`,
+// with create_keyset's rules for the target: created mode 0700, existing keys refused
+// unless `force`, secret.key (mode 0600) written last.
+void copy_keyset(const std::filesystem::path& from, const std::filesystem::path& to, bool force);
+
 struct ClientKeys {
     ckks::ContextPtr ctx;
     ckks::SecretKey secret;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct PlanRequest {
     nn::PreprocessingOverride preprocessing;     // over the model's own metadata
     std::vector<std::string> calib{"random"};    // "random", or images (calibration.h)
     std::size_t calib_samples = 256;
+    std::optional<PixelImages> calib_images;     // set: calibrate on these (all of them) instead of `calib`
     he::PipelineOptions pipeline;                // compile and parameter options (params.batch 0: every slot)
     // make_plan only: the prediction stored in the plan file. The server's execution it
     // assumes (threads, budget — resolved once and recorded —, order, lazy inputs), and the
