@@ -17,6 +17,7 @@
 #include "hecnn/ckks/keys.h"
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/packing.h"
+#include "hecnn/he/recompute.h"
 #include "hecnn/he/runtime.h"
 
 namespace hecnn::he {
@@ -181,7 +182,11 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
     so.exec = exec;
     so.warm_bytes = warm.bytes();
     const Rates rates = opt.rates ? *opt.rates : Rates::for_machine(sctx->log_n(), exec.threads);
-    const auto pred = simulate(plan, *sctx, rates, so);
+    // The server's plan: this one, or with its first layer recomputed where that beats
+    // spilling (recompute.h); the same outputs either way.
+    const auto chosen = choose_execution_plan(plan, *sctx, rates, so);
+    const auto& pred = chosen.prediction;
+    r.recomputed_first_layer = chosen.recomputed;
     r.predicted_server_seconds = pred.seconds;
     r.predicted_first_touch_seconds = pred.first_touch_seconds;
     r.cold = pred.first_touch_seconds > 0;
@@ -189,7 +194,7 @@ PipelineReport run_pipeline(const nn::Model& model, const CompiledModel& compile
     r.predicted_spill_bytes = pred.spill_bytes;
     warm.note_peak(pred.peak_bytes);
 
-    Runtime rt(plan, sctx, srk);
+    Runtime rt(chosen.plan, sctx, srk);
     std::vector<StepRecord> trace;
     const auto t_server = Clock::now();
     double predicted_done = 0;

@@ -9,6 +9,7 @@
 #include "hecnn/ckks/serialize.h"
 #include "hecnn/he/compiler.h"
 #include "hecnn/he/partition.h"
+#include "hecnn/he/recompute.h"
 #include "hecnn/he/runtime.h"
 #include "hecnn/he/simulator.h"
 #include "hecnn/io/onnx.h"
@@ -68,7 +69,14 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     // pre-fault, an earlier job), the rest is touched for the first time.
     so.warm_bytes = opt.warm_bytes;
     const he::Rates rates = opt.rates ? *opt.rates : he::Rates::for_machine(ctx->log_n(), so.exec.threads);
-    const auto pred = he::simulate(plan, *ctx, rates, so);
+    // The plan executed: the given one, or with its first layer recomputed where that beats
+    // spilling (recompute.h), the same outputs either way. MPI ranks keep the given plan:
+    // each rank's rates could choose differently, and they must run one partition.
+    const auto chosen = opt.ranks && opt.ranks->size() > 1 ? he::ExecutionPlan{plan, false, he::simulate(plan, *ctx, rates, so)}
+                                                           : he::choose_execution_plan(plan, *ctx, rates, so);
+    const he::Plan& run_plan = chosen.plan;
+    const auto& pred = chosen.prediction;
+    r.recomputed_first_layer = chosen.recomputed;
     r.predicted_peak_bytes = pred.peak_bytes;
     r.predicted_seconds = pred.seconds;
     r.predicted_first_touch_seconds = pred.first_touch_seconds;
@@ -85,8 +93,8 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     run.exec = so.exec;
     run.ranks = opt.ranks;
     if (opt.ranks && opt.ranks->size() > 1) {  // the runtime's own schedule (lazy inputs, this budget) and partition
-        const he::Schedule sch(plan, info.level, ctx->n(), so.exec);
-        r.predicted_sent = he::predict_exchange(plan, sch, he::Partition(plan, sch, opt.ranks->size()), *ctx, info.level).sent;
+        const he::Schedule sch(run_plan, info.level, ctx->n(), so.exec);
+        r.predicted_sent = he::predict_exchange(run_plan, sch, he::Partition(run_plan, sch, opt.ranks->size()), *ctx, info.level).sent;
     }
     const std::uint64_t sent0 = opt.ranks ? opt.ranks->bytes_sent() : 0;
     run.input_level = info.level;
@@ -97,7 +105,7 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     };
     // Inputs are read from the verified file when first needed (each object re-checks its
     // own checksum), so the batch never has to be in memory at once.
-    const he::Runtime runtime(plan, ctx, keys.relin);
+    const he::Runtime runtime(run_plan, ctx, keys.relin);
     auto outputs = runtime.run([&](std::size_t i) { return reader.ciphertext(i); }, run);
     r.seconds = since(t);
     if (opt.ranks) r.sent_bytes = opt.ranks->bytes_sent() - sent0;

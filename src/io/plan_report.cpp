@@ -101,10 +101,11 @@ std::string plan_report(const ModelPlan& made, const PlanRequest& r, const std::
     appendf(out, "total       depth %d, %lld ciphertext MACs, %lld squares, %lld relinearisations, %lld rescales\n", plan.depth,
                 static_cast<long long>(pred.macs), static_cast<long long>(pred.squares), static_cast<long long>(pred.relins),
                 static_cast<long long>(pred.rescales));
-    appendf(out, "memory      budget %s: peak %s of ciphertexts (inputs read on demand, %s order); spill traffic %s written, %s read back, "
+    appendf(out, "memory      budget %s: peak %s of ciphertexts (inputs read on demand, %s order%s); spill traffic %s written, %s read back, "
                 "at most %s on disk at once\n",
                 pred.memory_budget.describe().c_str(),
                 human_bytes(static_cast<double>(pred.peak_bytes)).c_str(), pred.depth_first ? "depth-first" : "step-by-step",
+                made.recomputed_first_layer ? ", first layer recomputed per consumer" : "",
                 human_bytes(static_cast<double>(pred.spill_bytes)).c_str(), human_bytes(static_cast<double>(pred.load_bytes)).c_str(),
                 human_bytes(static_cast<double>(pred.max_spilled_bytes)).c_str());
     appendf(out, "time        %s = %s per image (batch %zu, %d thread(s), warm); first run of a process %s\n", human_ms(pred.seconds * 1e3).c_str(),

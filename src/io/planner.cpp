@@ -2,6 +2,7 @@
 #include "hecnn/io/planner.h"
 
 #include "hecnn/ckks/serialize.h"
+#include "hecnn/he/recompute.h"
 #include "hecnn/io/onnx.h"
 
 namespace hecnn::io {
@@ -39,7 +40,9 @@ ModelPlan make_plan(const std::filesystem::path& onnx_path, const PlanRequest& r
     he::SimulateOptions so;
     so.exec = r.server.resolved();
     out.rates = he::Rates::resolve(r.rates_file, out.context->log_n(), so.exec.threads);  // recorded in the plan file: the budget the prediction assumed
-    out.prediction = he::simulate(compiled.plan, *out.context, out.rates, so);
+    const auto chosen = he::choose_execution_plan(compiled.plan, *out.context, out.rates, so);  // as the server will
+    out.prediction = chosen.prediction;
+    out.recomputed_first_layer = chosen.recomputed;
     out.file = make_plan_file(out.planned.preprocessing, onnx_bytes, compiled, r.pipeline.params.batch, &out.prediction);
     out.file.model_name = onnx_path.filename().string();  // ≤ 255 bytes (NAME_MAX), within the plan file's name limit
     return out;

@@ -2,6 +2,8 @@
 // unless asked otherwise), deterministic keys, and the client/server round trip.
 #pragma once
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -51,6 +53,15 @@ struct HeSetup {
     ckks::Encryptor enc;
     ckks::Decryptor dec;
 };
+
+// The same ciphertext, bit for bit (level, size, scale, form and every limb).
+inline bool same_ciphertext(const ckks::Ciphertext& a, const ckks::Ciphertext& b) {
+    if (a.level() != b.level() || a.size() != b.size() || a.scale() != b.scale() || a.is_ntt() != b.is_ntt()) return false;
+    const std::size_t limb_words = a.n() * (static_cast<std::size_t>(a.level()) + 1);
+    for (std::size_t k = 0; k < a.size(); ++k)
+        if (!std::equal(a.limb(k, 0), a.limb(k, 0) + limb_words, b.limb(k, 0))) return false;
+    return true;
+}
 
 inline he::ParamOptions insecure_small(int log_n = 11) {
     he::ParamOptions o;

@@ -88,6 +88,7 @@ struct PipelineReport {
     double predicted_first_touch_seconds = 0; // the part for memory this process has not held before
     bool cold = false;                        // the process had not held the predicted peak before this run
     MemoryBudget memory_budget;               // the budget the schedule kept to (resolved)
+    bool recomputed_first_layer = false;      // the server ran recompute_first_layer's plan (recompute.h)
     std::size_t predicted_peak_bytes = 0;
     std::size_t peak_ciphertext_bytes = 0;    // measured: held + running wave's outputs, max over steps
     std::size_t spill_bytes = 0, predicted_spill_bytes = 0;

@@ -70,6 +70,7 @@ struct JobResult {
     double predicted_seconds = 0, predicted_first_touch_seconds = 0;
     std::size_t predicted_peak_bytes = 0;  // for the caller's he::WarmMemory
     std::string rates_source;
+    bool recomputed_first_layer = false;  // the plan run recomputed its first layer (he/recompute.h)
     BatchInfo batch, result;  // result: rank 0's (the other ranks write none)
     // With JobOptions::ranks: the bytes this rank sent, and per rank the bytes predicted
     // from the plan and the partition (he::predict_exchange).

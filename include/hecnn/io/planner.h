@@ -54,7 +54,8 @@ struct ModelPlan {
     PlannedModel planned;
     ckks::ContextPtr context;   // of the chosen parameters
     he::Rates rates;            // the prediction's
-    he::Prediction prediction;  // of one batch under request.server (resolved)
+    he::Prediction prediction;  // of one batch under request.server (resolved), of the plan the server will run:
+    bool recomputed_first_layer = false;  // compiled.plan, or with its first layer recomputed (he/recompute.h)
     PlanFile file;              // named by the model's file name; save_plan writes it
 };
 

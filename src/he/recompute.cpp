@@ -1,0 +1,91 @@
+#include "hecnn/he/recompute.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace hecnn::he {
+namespace {
+
+struct Made {
+    int step = -1;
+    std::size_t group = 0, row = 0;
+};
+
+}  // namespace
+
+RecomputedPlan recompute_first_layer(const Plan& plan) {
+    RecomputedPlan out{plan, 0};
+    Plan& p = out.plan;
+    const auto W = static_cast<std::size_t>(p.wire_count());
+    std::vector<Made> made(W);
+    std::vector<std::vector<std::pair<int, std::size_t>>> readers(W);  // linear (step, group) per wire
+    std::vector<int> square_reads(W, 0);
+    std::vector<char> is_output(W, 0);
+    for (int w : p.outputs) is_output[static_cast<std::size_t>(w)] = 1;
+    for (std::size_t s = 0; s < p.steps.size(); ++s) {
+        const Step& st = p.steps[s];
+        if (st.kind == Step::Kind::Square) {
+            for (int w : st.inputs) ++square_reads[static_cast<std::size_t>(w)];
+            continue;
+        }
+        for (std::size_t gi = 0; gi < st.groups.size(); ++gi) {
+            const LinearGroup& g = st.groups[gi];
+            for (int w : g.inputs) readers[static_cast<std::size_t>(w)].emplace_back(static_cast<int>(s), gi);
+            for (std::size_t o = 0; o < g.outputs.size(); ++o) made[static_cast<std::size_t>(g.outputs[o])] = {static_cast<int>(s), gi, o};
+        }
+    }
+    auto reads_inputs_only = [&](const LinearGroup& g) {
+        return std::all_of(g.inputs.begin(), g.inputs.end(), [&](int w) { return w < p.input_count; });
+    };
+    for (std::size_t s = 0; s < p.steps.size(); ++s) {
+        if (p.steps[s].kind != Step::Kind::Square || p.steps[s].arity != 1) continue;
+        const std::size_t count = p.steps[s].outputs.size();  // (copies are appended: not revisited)
+        for (std::size_t i = 0; i < count; ++i) {
+            const int x = p.steps[s].inputs[i], q = p.steps[s].outputs[i];
+            const auto xs = static_cast<std::size_t>(x), qs = static_cast<std::size_t>(q);
+            if (made[xs].step < 0 || is_output[xs] || is_output[qs] || square_reads[xs] != 1 || square_reads[qs] != 0) continue;
+            const Made src = made[xs];
+            if (!reads_inputs_only(p.steps[src.step].groups[src.group])) continue;
+            auto& qr = readers[qs];
+            if (qr.size() < 2) continue;
+            // Every group reading x (its b·x term) also reads q: the copy serves both.
+            const bool x_with_q = std::all_of(readers[xs].begin(), readers[xs].end(),
+                                              [&](const auto& r) { return std::find(qr.begin(), qr.end(), r) != qr.end(); });
+            if (!x_with_q) continue;
+            for (std::size_t k = 1; k < qr.size(); ++k) {
+                const auto [cs, cg] = qr[k];
+                // x' = the same row of the same group, a group of its own; q' = x'².
+                const LinearGroup& g0 = p.steps[src.step].groups[src.group];
+                LinearGroup copy;
+                copy.inputs = g0.inputs;
+                copy.weights.assign(g0.weights.begin() + static_cast<std::ptrdiff_t>(src.row * g0.inputs.size()),
+                                    g0.weights.begin() + static_cast<std::ptrdiff_t>((src.row + 1) * g0.inputs.size()));
+                copy.bias = {g0.bias[src.row]};
+                const int x2 = p.wire_count();
+                p.wire_depth.push_back(p.wire_depth[xs]), p.wire_size.push_back(p.wire_size[xs]), p.wire_step.push_back(src.step);
+                const int q2 = p.wire_count();
+                p.wire_depth.push_back(p.wire_depth[qs]), p.wire_size.push_back(p.wire_size[qs]), p.wire_step.push_back(static_cast<int>(s));
+                copy.outputs = {x2};
+                p.steps[src.step].groups.push_back(std::move(copy));
+                p.steps[s].inputs.push_back(x2);
+                p.steps[s].outputs.push_back(q2);
+                for (int& w : p.steps[cs].groups[cg].inputs) w = w == q ? q2 : w == x ? x2 : w;  // in place: the weights' columns stay
+            }
+            ++out.copies;
+        }
+    }
+    return out;
+}
+
+ExecutionPlan choose_execution_plan(const Plan& plan, const ckks::Context& ctx, const Rates& rates, const SimulateOptions& so) {
+    ExecutionPlan out{plan, false, simulate(plan, ctx, rates, so)};
+    if (out.prediction.spill_bytes == 0) return out;
+    auto r = recompute_first_layer(plan);
+    if (r.copies == 0) return out;
+    auto pred = simulate(r.plan, ctx, rates, so);
+    if (pred.seconds >= out.prediction.seconds) return out;
+    out.plan = std::move(r.plan), out.recomputed = true, out.prediction = std::move(pred);
+    return out;
+}
+
+}  // namespace hecnn::he
