@@ -34,6 +34,8 @@ RecomputedPlan recompute_first_layer(const Plan& plan) {
             for (std::size_t o = 0; o < g.outputs.size(); ++o) made[static_cast<std::size_t>(g.outputs[o])] = {static_cast<int>(s), gi, o};
         }
     }
+    std::vector<std::vector<std::pair<std::size_t, std::size_t>>> dead_row(p.steps.size());  // (group, row) per step
+    std::vector<std::vector<std::size_t>> dead_square(p.steps.size());                        // output index per step
     auto reads_inputs_only = [&](const LinearGroup& g) {
         return std::all_of(g.inputs.begin(), g.inputs.end(), [&](int w) { return w < p.input_count; });
     };
@@ -47,13 +49,12 @@ RecomputedPlan recompute_first_layer(const Plan& plan) {
             const Made src = made[xs];
             if (!reads_inputs_only(p.steps[src.step].groups[src.group])) continue;
             auto& qr = readers[qs];
-            if (qr.size() < 2) continue;
+            if (qr.empty() || (qr.size() == 1 && p.steps[src.step].groups[src.group].outputs.size() == 1)) continue;  // private already
             // Every group reading x (its b·x term) also reads q: the copy serves both.
             const bool x_with_q = std::all_of(readers[xs].begin(), readers[xs].end(),
                                               [&](const auto& r) { return std::find(qr.begin(), qr.end(), r) != qr.end(); });
             if (!x_with_q) continue;
-            for (std::size_t k = 1; k < qr.size(); ++k) {
-                const auto [cs, cg] = qr[k];
+            for (const auto& [cs, cg] : qr) {
                 // x' = the same row of the same group, a group of its own; q' = x'².
                 const LinearGroup& g0 = p.steps[src.step].groups[src.group];
                 LinearGroup copy;
@@ -71,8 +72,46 @@ RecomputedPlan recompute_first_layer(const Plan& plan) {
                 p.steps[s].outputs.push_back(q2);
                 for (int& w : p.steps[cs].groups[cg].inputs) w = w == q ? q2 : w == x ? x2 : w;  // in place: the weights' columns stay
             }
+            // The original x and q are made no more (their wire ids stay, never produced or read).
+            dead_row[src.step].emplace_back(src.group, src.row);
+            dead_square[s].push_back(i);
             ++out.copies;
         }
+    }
+    // Remove the originals: rows of their groups (groups left empty go), outputs of their squares.
+    for (std::size_t s = 0; s < p.steps.size(); ++s) {
+        Step& st = p.steps[s];
+        if (!dead_square[s].empty()) {
+            std::vector<char> dead(st.outputs.size(), 0);
+            for (auto i : dead_square[s]) dead[i] = 1;
+            std::vector<int> in, outw;
+            for (std::size_t i = 0; i < st.outputs.size(); ++i)
+                if (!dead[i]) in.push_back(st.inputs[i]), outw.push_back(st.outputs[i]);
+            st.inputs = std::move(in), st.outputs = std::move(outw);
+        }
+        if (dead_row[s].empty()) continue;
+        std::vector<std::vector<char>> dead(st.groups.size());
+        for (const auto& [g, r] : dead_row[s]) {
+            if (dead[g].empty()) dead[g].assign(st.groups[g].outputs.size(), 0);
+            dead[g][r] = 1;
+        }
+        std::vector<LinearGroup> kept;
+        for (std::size_t g = 0; g < st.groups.size(); ++g) {
+            LinearGroup& lg = st.groups[g];
+            if (!dead[g].empty()) {
+                const std::size_t n = lg.inputs.size();
+                LinearGroup c;
+                c.inputs = lg.inputs;
+                for (std::size_t o = 0; o < lg.outputs.size(); ++o) {
+                    if (dead[g][o]) continue;
+                    c.outputs.push_back(lg.outputs[o]), c.bias.push_back(lg.bias[o]);
+                    c.weights.insert(c.weights.end(), lg.weights.begin() + static_cast<std::ptrdiff_t>(o * n), lg.weights.begin() + static_cast<std::ptrdiff_t>((o + 1) * n));
+                }
+                lg = std::move(c);
+            }
+            if (!lg.outputs.empty()) kept.push_back(std::move(lg));
+        }
+        st.groups = std::move(kept);
     }
     return out;
 }

@@ -25,9 +25,11 @@
 namespace hecnn::he {
 
 // The plan with a private copy of each first-layer square (and of the linear output it
-// squares) for every linear group after the first that reads it. A first-layer square:
-// the square of a Linear output whose group reads plan inputs only, read by Linear groups
-// only, neither being a plan output. `copies`: squares copied (0: the plan unchanged).
+// squares, one output alone) for every linear group that reads it, the originals removed:
+// each copy is made when its reader needs it, not with the 63 other channels of its
+// position. A first-layer square: the square of a Linear output whose group reads plan
+// inputs only, read by Linear groups only, neither being a plan output. `copies`: squares
+// copied (0: the plan unchanged; a square already private to its one reader is not).
 struct RecomputedPlan {
     Plan plan;
     std::size_t copies = 0;
