@@ -1,5 +1,7 @@
 #include "complete_squares.h"
 
+#include "wire_readers.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -7,15 +9,7 @@
 namespace hecnn::he::detail {
 namespace {
 
-struct Read {
-    int step;
-    std::size_t group, column;
-};
-
-struct Row {
-    int step = -1;
-    std::size_t group = 0, row = 0;
-};
+using Read = WireReaders::Read;
 
 // The common ratio r of x's weight to q's over every row reading them, or NaN when there
 // is none (a row weighs them differently, or reads x without q).
@@ -50,24 +44,11 @@ double common_ratio(const Plan& plan, const std::vector<Read>& q_reads, const st
 }  // namespace
 
 std::size_t complete_squares(Plan& plan, double max_shift) {
-    const auto W = static_cast<std::size_t>(plan.wire_count());
-    std::vector<std::vector<Read>> reads(W);
-    std::vector<int> square_reads(W, 0);
-    std::vector<Row> made(W);
-    std::vector<char> is_output(W, 0);
-    for (int w : plan.outputs) is_output[static_cast<std::size_t>(w)] = 1;
-    for (std::size_t s = 0; s < plan.steps.size(); ++s) {
-        const Step& st = plan.steps[s];
-        if (st.kind == Step::Kind::Square) {
-            for (int w : st.inputs) ++square_reads[static_cast<std::size_t>(w)];
-            continue;
-        }
-        for (std::size_t gi = 0; gi < st.groups.size(); ++gi) {
-            const LinearGroup& g = st.groups[gi];
-            for (std::size_t j = 0; j < g.inputs.size(); ++j) reads[static_cast<std::size_t>(g.inputs[j])].push_back({static_cast<int>(s), gi, j});
-            for (std::size_t o = 0; o < g.outputs.size(); ++o) made[static_cast<std::size_t>(g.outputs[o])] = {static_cast<int>(s), gi, o};
-        }
-    }
+    const WireReaders index(plan);
+    const auto& reads = index.linear;
+    const auto& square_reads = index.square_reads;
+    const auto& made = index.made;
+    const auto& is_output = index.is_output;
     // Columns to remove per group (decided on the original weights: the pairs' columns are disjoint).
     std::vector<std::vector<std::vector<char>>> drop(plan.steps.size());
     std::size_t completed = 0;
@@ -79,7 +60,7 @@ std::size_t complete_squares(Plan& plan, double max_shift) {
             const double r = common_ratio(plan, reads[q], reads[x], static_cast<int>(x));
             if (!std::isfinite(r) || r == 0 || std::fabs(r) / 2 > max_shift) continue;
             // x ← x + r/2 where it is made; each reader: α·q + β·x + c → α·q' + (c − α·r²/4).
-            const Row& p = made[x];
+            const WireReaders::Made& p = made[x];
             plan.steps[p.step].groups[p.group].bias[p.row] += r / 2;
             for (const Read& rq : reads[q]) {
                 LinearGroup& g = plan.steps[rq.step].groups[rq.group];

@@ -3,37 +3,19 @@
 #include <algorithm>
 #include <vector>
 
+#include "wire_readers.h"
+
 namespace hecnn::he {
-namespace {
-
-struct Made {
-    int step = -1;
-    std::size_t group = 0, row = 0;
-};
-
-}  // namespace
+using detail::WireReaders;
 
 RecomputedPlan recompute_first_layer(const Plan& plan) {
     RecomputedPlan out{plan, 0};
     Plan& p = out.plan;
-    const auto W = static_cast<std::size_t>(p.wire_count());
-    std::vector<Made> made(W);
-    std::vector<std::vector<std::pair<int, std::size_t>>> readers(W);  // linear (step, group) per wire
-    std::vector<int> square_reads(W, 0);
-    std::vector<char> is_output(W, 0);
-    for (int w : p.outputs) is_output[static_cast<std::size_t>(w)] = 1;
-    for (std::size_t s = 0; s < p.steps.size(); ++s) {
-        const Step& st = p.steps[s];
-        if (st.kind == Step::Kind::Square) {
-            for (int w : st.inputs) ++square_reads[static_cast<std::size_t>(w)];
-            continue;
-        }
-        for (std::size_t gi = 0; gi < st.groups.size(); ++gi) {
-            const LinearGroup& g = st.groups[gi];
-            for (int w : g.inputs) readers[static_cast<std::size_t>(w)].emplace_back(static_cast<int>(s), gi);
-            for (std::size_t o = 0; o < g.outputs.size(); ++o) made[static_cast<std::size_t>(g.outputs[o])] = {static_cast<int>(s), gi, o};
-        }
-    }
+    const WireReaders index(p);  // of the plan as compiled: copies are appended, never revisited
+    const auto& made = index.made;
+    const auto& readers = index.linear;
+    const auto& square_reads = index.square_reads;
+    const auto& is_output = index.is_output;
     std::vector<std::vector<std::pair<std::size_t, std::size_t>>> dead_row(p.steps.size());  // (group, row) per step
     std::vector<std::vector<std::size_t>> dead_square(p.steps.size());                        // output index per step
     auto reads_inputs_only = [&](const LinearGroup& g) {
@@ -46,15 +28,18 @@ RecomputedPlan recompute_first_layer(const Plan& plan) {
             const int x = p.steps[s].inputs[i], q = p.steps[s].outputs[i];
             const auto xs = static_cast<std::size_t>(x), qs = static_cast<std::size_t>(q);
             if (made[xs].step < 0 || is_output[xs] || is_output[qs] || square_reads[xs] != 1 || square_reads[qs] != 0) continue;
-            const Made src = made[xs];
+            const WireReaders::Made src = made[xs];
             if (!reads_inputs_only(p.steps[src.step].groups[src.group])) continue;
-            auto& qr = readers[qs];
+            const auto& qr = readers[qs];
             if (qr.empty() || (qr.size() == 1 && p.steps[src.step].groups[src.group].outputs.size() == 1)) continue;  // private already
             // Every group reading x (its b·x term) also reads q: the copy serves both.
             const bool x_with_q = std::all_of(readers[xs].begin(), readers[xs].end(),
-                                              [&](const auto& r) { return std::find(qr.begin(), qr.end(), r) != qr.end(); });
+                                              [&](const auto& r) {
+                                                  return std::any_of(qr.begin(), qr.end(), [&](const auto& c) { return c.step == r.step && c.group == r.group; });
+                                              });
             if (!x_with_q) continue;
-            for (const auto& [cs, cg] : qr) {
+            for (const auto& reader : qr) {
+                const auto cs = static_cast<std::size_t>(reader.step), cg = reader.group;
                 // x' = the same row of the same group, a group of its own; q' = x'².
                 const LinearGroup& g0 = p.steps[src.step].groups[src.group];
                 LinearGroup copy;
