@@ -24,7 +24,7 @@ struct InferFilesOptions {
     int threads = 0;
     he::MemoryBudget memory;
     std::filesystem::path spill_dir;
-    bool force = false, insecure = false, no_lazy = false;
+    bool force = false, insecure = false, no_lazy = false, steps = false;
 };
 
 // Under mpirun (world: several ranks, docs/MPI.md) every rank runs this with the same
@@ -90,6 +90,7 @@ void run_infer_files(const InferFilesOptions& o, mpi::World* world) {
                 r.rates_source.c_str());
     std::printf("wrote       %s: %zu output ciphertexts, %s (only the key owner can decrypt it)\n", o.out.c_str(), r.result.count,
                 human_bytes(static_cast<double>(r.result_bytes)).c_str());
+    if (o.steps) std::printf("%s", io::step_report(r).c_str());
     if (world) {  // exact byte counts: tests compare them with the prediction
         const auto sent = world->gather(r.sent_bytes);
         std::printf("exchange   ");
@@ -128,6 +129,7 @@ void add_infer_files(CLI::App& app, const std::string& name) {
     add_memory_option(cmd, o->memory, "The run's");
     add_spill_dir_option(cmd, o->spill_dir, "the system's temporary directory");
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
+    cmd->add_flag("--steps", o->steps, "Print every step's measured time, memory and spill next to the prediction");
     cmd->add_flag("--force", o->force, "Replace an existing result file");
     cmd->add_flag("--insecure-test-params", o->insecure, "Accept evaluation keys with test-only parameters below 128-bit security");
     cmd->callback([o] { run_infer_files(*o); });

@@ -13,6 +13,7 @@
 #include "hecnn/he/runtime.h"
 #include "hecnn/he/simulator.h"
 #include "hecnn/io/onnx.h"
+#include "hecnn/io/format.h"
 #include "hecnn/io/plan_file.h"
 
 namespace hecnn::io {
@@ -98,7 +99,9 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     }
     const std::uint64_t sent0 = opt.ranks ? opt.ranks->bytes_sent() : 0;
     run.input_level = info.level;
-    run.progress = [&](std::size_t i, const he::StepRecord&) {
+    r.predicted_steps = pred.steps;
+    run.progress = [&](std::size_t i, const he::StepRecord& rec) {
+        r.steps.push_back(rec);
         if (i < pred.steps.size()) predicted_done += pred.steps[i].seconds;
         report(i + 1);
         if (opt.cancelled && opt.cancelled()) throw JobCancelled("job cancelled after step " + std::to_string(i + 1));
@@ -134,6 +137,33 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     r.result = writer.commit(opt.replace_result);
     r.result_bytes = r.result.file_bytes;
     return r;
+}
+
+std::string step_report(const JobResult& r) {
+    std::string out;
+    char line[320];
+    std::snprintf(line, sizeof(line), "%-3s %-7s %-26s %11s %11s %6s %11s %11s %23s\n", "#", "step", "name", "time", "predicted",
+                  "ratio", "peak mem", "held", "spilled (pred.)");
+    out += line;
+    double total = 0, total_pred = 0;
+    std::size_t spill = 0, spill_pred = 0;
+    for (std::size_t i = 0; i < r.steps.size(); ++i) {
+        const auto& m = r.steps[i];
+        const he::StepRecord none;
+        const auto& p = i < r.predicted_steps.size() ? r.predicted_steps[i] : none;
+        total += m.seconds, total_pred += p.seconds, spill += m.spill_bytes, spill_pred += p.spill_bytes;
+        const std::string spilled = human_bytes(static_cast<double>(m.spill_bytes)) + " (" + human_bytes(static_cast<double>(p.spill_bytes)) + ")";
+        std::snprintf(line, sizeof(line), "%-3zu %-7s %-26.26s %11s %11s %6.2f %11s %11s %23s\n", i, m.kind.c_str(), m.name.c_str(),
+                      human_ms(m.seconds * 1e3).c_str(), human_ms(p.seconds * 1e3).c_str(), p.seconds > 0 ? m.seconds / p.seconds : 0.0,
+                      human_bytes(static_cast<double>(m.peak_bytes)).c_str(), human_bytes(static_cast<double>(m.live_bytes)).c_str(),
+                      spilled.c_str());
+        out += line;
+    }
+    const std::string spilled = human_bytes(static_cast<double>(spill)) + " (" + human_bytes(static_cast<double>(spill_pred)) + ")";
+    std::snprintf(line, sizeof(line), "%-38s %11s %11s %6.2f %11s %11s %23s\n", "all steps", human_ms(total * 1e3).c_str(),
+                  human_ms(total_pred * 1e3).c_str(), total_pred > 0 ? total / total_pred : 0.0, "", "", spilled.c_str());
+    out += line;
+    return out;
 }
 
 }  // namespace hecnn::io

@@ -122,6 +122,18 @@ TEST(WorkflowEndToEnd, TheJobSpillsIntoItsSpillDirectoryUnderItsBudget) {
     EXPECT_GT(most_files, 0u) << "no spill file seen in " << o.exec.spill_dir;
     EXPECT_EQ(files_below(o.exec.spill_dir), 0u) << "spill files left behind";
     EXPECT_EQ(io::decrypt_result_file(a.keys, a.dir / "result").logits, io::decrypt_result_file(a.keys, a.dir / "free").logits);
+    // The job reports every step as run and as predicted: the same memory, spill and
+    // operations (he::differences compares all but time), and the spill the run wrote.
+    ASSERT_EQ(job.steps.size(), compiled.steps.size());
+    ASSERT_EQ(job.predicted_steps.size(), compiled.steps.size());
+    std::size_t spilled = 0;
+    for (std::size_t i = 0; i < job.steps.size(); ++i) {
+        for (const auto& d : he::differences(job.predicted_steps[i], job.steps[i])) ADD_FAILURE() << "step " << i << ": " << d.describe();
+        spilled += job.steps[i].spill_bytes;
+    }
+    EXPECT_GT(spilled, 0u);
+    const std::string report = io::step_report(job);
+    EXPECT_EQ(static_cast<std::size_t>(std::count(report.begin(), report.end(), '\n')), compiled.steps.size() + 2);  // header, steps, total
     // The default budget is resolved by the job, once: it reports bytes.
     const auto d = io::infer_batch_file(compiled, a.eval, a.dir / "batch", a.dir / "default", {});
     EXPECT_TRUE(d.memory_budget.from_default());

@@ -16,6 +16,7 @@
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/ranks.h"
+#include "hecnn/he/step_record.h"
 #include "hecnn/he/rates.h"
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/keyset.h"
@@ -76,7 +77,15 @@ struct JobResult {
     // from the plan and the partition (he::predict_exchange).
     std::uint64_t sent_bytes = 0;
     std::vector<std::uint64_t> predicted_sent;
+    // Step by step, what the runtime did and what the simulator predicted for the plan
+    // that ran (the same steps; step_report prints them side by side).
+    std::vector<he::StepRecord> steps, predicted_steps;
 };
+
+// The measured steps of a job next to the predicted ones, one line per step: time, the
+// ratio, held and peak memory, spill written (measured and predicted). For a long run
+// the table says where the time went and where the prediction was off.
+std::string step_report(const JobResult& r);
 
 // The model a server runs, from its ONNX file (at most kMaxOnnxBytes): parsed, compiled
 // (`options`: lazy_relin as the plan file says, level_budget the levels the client's
