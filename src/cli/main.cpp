@@ -17,6 +17,7 @@
 #include "demo.h"
 #include "encrypt.h"
 #include "bench_infer.h"
+#include "bench_latency.h"
 #include "infer_files.h"
 #include "keygen.h"
 #include "plan.h"
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     hecnn::cli::add_describe(app);
     hecnn::cli::add_plan(app);
     hecnn::cli::add_bench_infer(*bench);
+    hecnn::cli::add_bench_latency(*bench);
     hecnn::cli::add_keygen(app);
     hecnn::cli::add_encrypt(app);
     hecnn::cli::add_infer_files(app);
