@@ -27,24 +27,24 @@ std::vector<double> channel_input_slots(const ChannelPlan& plan, std::span<const
     return v;
 }
 
-std::vector<ckks::Ciphertext> encrypt_image(const ckks::Encoder& encoder, const ckks::Encryptor& encryptor, const ChannelPlan& plan,
-                                            std::span<const double> image) {
+// One encryption per input ciphertext, in either form (encrypt or encrypt_seeded).
+template <class Encrypt>
+auto encrypt_each(const ckks::Encoder& encoder, const ChannelPlan& plan, std::span<const double> image, Encrypt&& encrypt) {
     check_image(plan, encoder, image);
     const auto& ctx = encoder.context();
-    std::vector<ckks::Ciphertext> out;
-    for (int c = 0; c < plan.input_cts; ++c)
-        out.push_back(encryptor.encrypt(encoder.encode(channel_input_slots(plan, image, c), ctx->scale(), ctx->max_level())));
+    std::vector<decltype(encrypt(ckks::Plaintext()))> out;
+    for (int c = 0; c < plan.input_cts; ++c) out.push_back(encrypt(encoder.encode(channel_input_slots(plan, image, c), ctx->scale(), ctx->max_level())));
     return out;
+}
+
+std::vector<ckks::Ciphertext> encrypt_image(const ckks::Encoder& encoder, const ckks::Encryptor& encryptor, const ChannelPlan& plan,
+                                            std::span<const double> image) {
+    return encrypt_each(encoder, plan, image, [&](const ckks::Plaintext& p) { return encryptor.encrypt(p); });
 }
 
 std::vector<ckks::SeededCiphertext> encrypt_image_seeded(const ckks::Encoder& encoder, const ckks::Encryptor& encryptor,
                                                          const ChannelPlan& plan, std::span<const double> image) {
-    check_image(plan, encoder, image);
-    const auto& ctx = encoder.context();
-    std::vector<ckks::SeededCiphertext> out;
-    for (int c = 0; c < plan.input_cts; ++c)
-        out.push_back(encryptor.encrypt_seeded(encoder.encode(channel_input_slots(plan, image, c), ctx->scale(), ctx->max_level())));
-    return out;
+    return encrypt_each(encoder, plan, image, [&](const ckks::Plaintext& p) { return encryptor.encrypt_seeded(p); });
 }
 
 std::vector<double> decrypt_image(const ckks::Encoder& encoder, const ckks::Decryptor& decryptor, const ChannelPlan& plan,

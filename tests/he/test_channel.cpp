@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <iostream>
-#include <random>
 
 #include "he/he_models.h"
 #include "hecnn/ckks/encoder.h"
@@ -23,14 +22,6 @@ using namespace hecnn;
 using namespace hecnn::test;
 
 namespace {
-
-std::vector<double> random_input(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(-1, 1);
-    std::vector<double> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
 
 he::Plan compile_channel(const nn::Model& m) {
     he::CompileOptions o;
@@ -123,7 +114,7 @@ Result run_encrypted(const nn::Model& m, int log_n, unsigned seed) {
     ckks::Encoder enc(s.ctx);
     ckks::Encryptor encryptor(s.ctx, keygen.secret_key());
     ckks::Decryptor dec(s.ctx, keygen.secret_key());
-    const auto x = random_input(static_cast<std::size_t>(nn::element_count(m.input_shape())), seed);
+    const auto x = random_inputs(static_cast<std::size_t>(nn::element_count(m.input_shape())), seed);
     he::ChannelRuntime rt(cp, s.ctx, rk, gk);
     const auto out = rt.run(he::encrypt_image(enc, encryptor, cp, x));
     r.got = he::decrypt_image(enc, dec, cp, out);
@@ -171,7 +162,7 @@ TEST(ChannelPlan, PlaintextAlgebraMatchesThePlan) {
     models.emplace_back("cryptonets 12", cryptonets(12));
     for (const auto& [name, m] : models) {
         const he::Plan plan = compile_channel(m);
-        const auto x = random_input(static_cast<std::size_t>(plan.input_count), 11);
+        const auto x = random_inputs(static_cast<std::size_t>(plan.input_count), 11);
         const auto want = he::run_plaintext(plan, x, 1);
         for (std::size_t slots : {64u, 256u, 1024u, 4096u}) {
             const he::ChannelPlan cp = he::make_channel_plan(plan, slots);

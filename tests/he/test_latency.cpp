@@ -3,7 +3,6 @@
 // the channel plan and the key set say independently.
 #include <gtest/gtest.h>
 
-#include <random>
 
 #include "he/he_models.h"
 #include "hecnn/ckks/keys.h"
@@ -15,22 +14,10 @@
 using namespace hecnn;
 using namespace hecnn::test;
 
-namespace {
-
-std::vector<double> uniform(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(-1, 1);
-    std::vector<double> v(n);
-    for (auto& x : v) x = u(rng);
-    return v;
-}
-
-}  // namespace
-
 TEST(Latency, SmallCryptoNetsEndToEnd) {
     const nn::Model m = cryptonets(12);
     const std::size_t F = 144, images = 2, calib = 16;
-    const auto x = uniform(images * F, 1), c = uniform(calib * F, 2);
+    const auto x = random_inputs(images * F, 1), c = random_inputs(calib * F, 2);
     he::LatencyOptions o;
     o.params.log_n = 13;
     o.params.insecure_test_only_allow_below_128_bits = true;
@@ -38,6 +25,8 @@ TEST(Latency, SmallCryptoNetsEndToEnd) {
     const auto r = he::run_latency(m, c, calib, x, images, {}, o);
     EXPECT_EQ(r.images, images);
     EXPECT_EQ(r.server_seconds.size(), images);
+    ASSERT_EQ(r.server_cpu_seconds.size(), images);
+    for (double c : r.server_cpu_seconds) EXPECT_GT(c, 0);
     EXPECT_EQ(r.check.agreements, images);
     // Half of Δ's 40 bits, relative to the logits (test_channel.cpp's tolerance).
     EXPECT_LT(r.check.max_abs_error, std::ldexp(1.0, -20) * (1 + r.check.max_abs_logit));
