@@ -43,9 +43,9 @@ struct LatencyReport {
     std::size_t upload_bytes_per_image = 0, result_bytes_per_image = 0;
     double keygen_seconds = 0, setup_seconds = 0;   // setup: deserialise keys + encode masks
     std::vector<double> encrypt_seconds, server_seconds, decrypt_seconds;  // per image, wall clock
-    // Per image: the process's CPU seconds (all threads) during the server part. On a
-    // machine shared with other work the wall time grows, this much less: with T threads
-    // kept busy, server_cpu_seconds / T is what the wall time would be on idle cores.
+    // Per image: the process's CPU seconds (all threads) during the server part. With one
+    // thread it is the compute a shared machine's wall time hides; with more, OpenMP's
+    // waiting threads spin and are counted too (under contention: many times the work).
     std::vector<double> server_cpu_seconds;
     ReferenceCheck check;
 };
