@@ -8,7 +8,7 @@
 namespace hecnn::cli {
 
 struct DecryptOptions {
-    std::string keys, in, out, labels;
+    std::string keys, in, out, labels, reference;
     bool force = false, insecure = false;
 };
 // The command's work (also `hecnn client`'s last step).

@@ -10,8 +10,10 @@
 #include "format.h"
 #include "preprocessing_options.h"
 #include "hecnn/io/dataset.h"
+#include "hecnn/io/images.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/planner.h"
+#include "hecnn/io/predictions.h"
 #include "hecnn/nn/arch.h"
 #include "hecnn/nn/reference.h"
 
@@ -27,6 +29,8 @@ struct EvalOptions {
     int threads = 0;
     uint64_t seed = 1;
     int64_t folder_size = 32;
+    std::string out;  // predictions file (as hecnn decrypt writes), or none
+    bool force = false;
 };
 
 void run_eval(const EvalOptions& o) {
@@ -51,10 +55,25 @@ void run_eval(const EvalOptions& o) {
     const auto batch = io::to_inputs(d, p, 0, d.size());
     auto t1 = std::chrono::steady_clock::now();
     nn::ReferenceRunner runner(m);
-    auto pred = runner.classify(batch, d.size(), o.threads);
-    auto t2 = std::chrono::steady_clock::now();
-    size_t correct = 0;
     const size_t K = static_cast<size_t>(m.output_shape().at(0));
+    io::Predictions scored;
+    scored.outputs = K;
+    scored.classes = p.classes;
+    scored.scores = runner.run_batch(batch, d.size(), o.threads);
+    std::vector<int> pred(d.size());
+    for (size_t i = 0; i < d.size(); ++i) pred[i] = scored.predicted(i);
+    auto t2 = std::chrono::steady_clock::now();
+    if (!o.out.empty()) {  // the same rows hecnn decrypt writes for a batch of these images (hecnn encrypt takes them in this order)
+        // The names hecnn encrypt gives a data set's test images (io::load_images), so that
+        // decrypt --reference matches a batch of any of them by name; a sample or another
+        // split is numbered only (compared by position).
+        const bool as_encrypt = o.split == "test" && o.limit == 0 && o.dataset[0] != "folder";
+        for (size_t i = 0; i < d.size(); ++i) scored.names.push_back(as_encrypt ? io::dataset_image_name(o.dataset[0], false, i) : "#" + std::to_string(i));
+        if (scored.classes.empty() && d.classes.size() == K) scored.classes = d.classes;
+        scored.labels.assign(d.labels.begin(), d.labels.end());
+        io::write_predictions(o.out, scored, o.model, o.force);
+    }
+    size_t correct = 0;
     std::vector<size_t> per_class_total(K, 0), per_class_ok(K, 0);
     for (size_t i = 0; i < d.size(); ++i) {
         const bool ok = pred[i] == d.labels[i];
@@ -106,6 +125,10 @@ void add_eval(CLI::App& app) {
     cmd->add_option("--threads", o->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--seed", o->seed, "Seed of the validation split and of --limit's sample")->capture_default_str();
     cmd->add_option("--image-size", o->folder_size, "Image folders: resize to this size")->capture_default_str();
+    cmd->add_option("--out", o->out,
+                    "Write the scores of every image to P.csv or P.json, in hecnn decrypt's format (compare an encrypted run with "
+                    "`hecnn decrypt … --reference P.csv`)");
+    cmd->add_flag("--force", o->force, "Replace an existing --out file");
     cmd->callback([o] { run_eval(*o); });
 }
 

@@ -5,6 +5,10 @@
 
 namespace hecnn::io {
 
+std::string dataset_image_name(const std::string& dataset, bool train_split, std::size_t i) {
+    return dataset + (train_split ? " train #" : " test #") + std::to_string(i);
+}
+
 bool is_dataset_name(const std::string& w) { return w == "fashion-mnist" || w == "cifar10" || w == "folder"; }
 
 NamedImages load_images(const std::vector<std::string>& spec, const nn::Shape& shape, ImagePart part, std::size_t sample) {
@@ -23,11 +27,10 @@ NamedImages load_images(const std::vector<std::string>& spec, const nn::Shape& s
         if (!calib && kind == "folder") lo.folder.train = lo.folder.val = 0;  // inference on a folder: every image
         auto s = load_dataset(spec, lo);
         im.data = calib ? std::move(s.train) : std::move(s.test);
-        const std::string split = kind == "folder" ? "" : calib ? " train" : " test";
         for (std::size_t i = 0; i < im.data.size(); ++i) {
             const auto label = static_cast<std::size_t>(im.data.labels[i]);
-            im.names.push_back(kind == "folder" && label < im.data.classes.size() ? im.data.classes[label] + " #" + std::to_string(i)
-                                                                                  : kind + split + " #" + std::to_string(i));
+            if (kind != "folder") im.names.push_back(dataset_image_name(kind, calib, i));
+            else im.names.push_back((label < im.data.classes.size() ? im.data.classes[label] : kind) + " #" + std::to_string(i));
         }
     } else {
         std::vector<std::string> files = spec;

@@ -159,14 +159,26 @@ std::vector<double> ReferenceRunner::run(std::span<const double> input) const {
     return v[m.output];
 }
 
-std::vector<int> ReferenceRunner::classify(std::span<const double> batch, std::size_t samples, int threads) const {
+std::vector<double> ReferenceRunner::run_batch(std::span<const double> batch, std::size_t samples, int threads) const {
     const size_t in = static_cast<size_t>(element_count(model_.input_shape()));
+    const size_t outs = static_cast<size_t>(element_count(model_.output_shape()));
     if (batch.size() != samples * in) throw std::invalid_argument("batch size does not match samples × input size");
-    std::vector<int> pred(samples);
+    std::vector<double> scores(samples * outs);
 #pragma omp parallel for schedule(dynamic, 16) num_threads(threads > 0 ? threads : omp_get_max_threads())
     for (size_t i = 0; i < samples; ++i) {
-        auto out = run(batch.subspan(i * in, in));
-        pred[i] = static_cast<int>(std::max_element(out.begin(), out.end()) - out.begin());
+        const auto out = run(batch.subspan(i * in, in));
+        std::copy(out.begin(), out.end(), scores.begin() + static_cast<std::ptrdiff_t>(i * outs));
+    }
+    return scores;
+}
+
+std::vector<int> ReferenceRunner::classify(std::span<const double> batch, std::size_t samples, int threads) const {
+    const auto scores = run_batch(batch, samples, threads);
+    const size_t outs = samples ? scores.size() / samples : 0;
+    std::vector<int> pred(samples);
+    for (size_t i = 0; i < samples; ++i) {
+        const auto first = scores.begin() + static_cast<std::ptrdiff_t>(i * outs);
+        pred[i] = static_cast<int>(std::max_element(first, first + static_cast<std::ptrdiff_t>(outs)) - first);
     }
     return pred;
 }

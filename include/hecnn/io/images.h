@@ -33,6 +33,10 @@ struct NamedImages {
 // first files of a list. Throws DatasetError (bad spec, unreadable image, wrong shape).
 NamedImages load_images(const std::vector<std::string>& spec, const nn::Shape& input_shape, ImagePart part, std::size_t sample = 0);
 
+// The name load_images gives image i of a data set's (fashion-mnist, cifar10) split:
+// "cifar10 test #12". Predictions files carry it, so a batch matches its reference by name.
+std::string dataset_image_name(const std::string& dataset, bool train_split, std::size_t i);
+
 // "fashion-mnist", "cifar10", "folder": a data set's name (else the words are image files).
 bool is_dataset_name(const std::string& word);
 

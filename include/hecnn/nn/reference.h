@@ -21,6 +21,8 @@ public:
     // Predicted class of each sample of a batch (samples × input size), over `threads`
     // threads (0: all cores).
     std::vector<int> classify(std::span<const double> batch, std::size_t samples, int threads = 1) const;
+    // The outputs of every sample of a batch (samples × outputs, sample-major), as classify.
+    std::vector<double> run_batch(std::span<const double> batch, std::size_t samples, int threads = 1) const;
 
 private:
     const Model& model_;
