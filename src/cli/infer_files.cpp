@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "execution_options.h"
 #include "format.h"
@@ -71,14 +72,18 @@ void run_infer_files(const InferFilesOptions& o, mpi::World* world) {
                     world->size(), world->ranks_per_machine(), omp_get_max_threads(), human_bytes(static_cast<double>(world->broadcast_bytes())).c_str());
     std::fflush(stdout);
 
-    ProgressBar bar("server", plan.steps.size(), "steps");
+    std::optional<ProgressBar> bar;  // over units (io::JobProgress): known once the run starts
     io::JobOptions jo;
     jo.model_id = served.model_id;  // a batch encrypted for another model is refused
     jo.replace_result = o.force;
     jo.exec.memory = world ? world->common_budget(o.memory) : o.memory;
     jo.exec.spill_dir = o.spill_dir;
     jo.ranks = world;
-    jo.progress = [&](const io::JobProgress& p) { bar.update(p.step, "", p.remaining); };
+    jo.progress = [&](const io::JobProgress& p) {
+        if (!p.units_total) return;
+        if (!bar) bar.emplace("server", p.units_total, "units");
+        bar->update(p.units, "step " + std::to_string(p.step) + "/" + std::to_string(p.steps), p.remaining);
+    };
     const auto r = io::infer_batch_file(plan, keys, o.in, o.out, jo);
     const double per = r.samples ? r.seconds / static_cast<double>(r.samples) : 0;
     std::printf("batch       %s: %zu images, %s, verified in %s\n", o.in.c_str(), r.samples, human_bytes(static_cast<double>(r.batch.file_bytes)).c_str(),

@@ -299,6 +299,7 @@ public:
           wire_(static_cast<std::size_t>(plan_.wire_count())),
           fetched_(static_cast<std::size_t>(plan_.input_count), src.held ? 1 : 0),
           store_(*rt.be_, opt.exec.spill_dir),
+          waves_(opt.waves),
           rec_(plan_, sch_, opt, trace) {
         if (opt.ranks && opt.ranks->size() > 1) {
             ranks_ = opt.ranks;
@@ -324,6 +325,7 @@ public:
             else memory_actions(a, b);
             rec_[acts[a].step].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             rec_.actions_done(a, b, wire_, held_, spilled_);
+            if (acts[a].kind == Action::Kind::Run && waves_) waves_(units_done_ += acts[a].last - acts[a].first, sch_.units().size());
             a = b;
         }
         return outputs();
@@ -538,6 +540,8 @@ private:
     std::vector<ckks::Ciphertext> wire_;
     std::vector<char> fetched_;  // per input: 0 not yet, 2 being fetched by this run of loads, 1 fetched
     detail::SpillStore store_;
+    std::function<void(std::size_t, std::size_t)> waves_;  // RunOptions::waves
+    std::size_t units_done_ = 0;
     std::map<std::pair<int, int>, GroupSums> split_sums_;  // of the split groups in progress, by (step, group)
     Ranks* ranks_ = nullptr;           // several ranks (RunOptions::ranks): this rank's units only
     std::optional<Partition> part_;

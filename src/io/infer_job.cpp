@@ -82,14 +82,17 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     r.predicted_seconds = pred.seconds;
     r.predicted_first_touch_seconds = pred.first_touch_seconds;
     r.rates_source = rates.source;
-    double predicted_done = 0;
     t = Clock::now();
-    auto report = [&](std::size_t step) {
+    std::size_t steps_done = 0, units = 0, units_total = 0;
+    auto report = [&] {
         if (!opt.progress) return;
-        const double elapsed = since(t), ratio = predicted_done > 0 ? elapsed / predicted_done : 1;
-        opt.progress({step, plan.steps.size(), elapsed, std::max(0.0, (pred.seconds - predicted_done) * ratio)});
+        const double elapsed = since(t);
+        // Units, not steps: a depth-first order finishes its first step near the end.
+        const double f = units_total ? static_cast<double>(units) / static_cast<double>(units_total) : 0;
+        const double remaining = f > 0 ? elapsed * (1 - f) / f : std::max(0.0, pred.seconds - elapsed);
+        opt.progress({steps_done, plan.steps.size(), units, units_total, elapsed, remaining});
     };
-    report(0);
+    report();
     he::RunOptions run;
     run.exec = so.exec;
     run.ranks = opt.ranks;
@@ -102,9 +105,14 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     r.predicted_steps = pred.steps;
     run.progress = [&](std::size_t i, const he::StepRecord& rec) {
         r.steps.push_back(rec);
-        if (i < pred.steps.size()) predicted_done += pred.steps[i].seconds;
-        report(i + 1);
-        if (opt.cancelled && opt.cancelled()) throw JobCancelled("job cancelled after step " + std::to_string(i + 1));
+        steps_done = i + 1;
+        report();
+    };
+    run.waves = [&](std::size_t done, std::size_t total) {
+        units = done, units_total = total;
+        report();
+        if (opt.cancelled && opt.cancelled())
+            throw JobCancelled("job cancelled after " + std::to_string(done) + " of " + std::to_string(total) + " units");
     };
     // Inputs are read from the verified file when first needed (each object re-checks its
     // own checksum), so the batch never has to be in memory at once.

@@ -39,18 +39,23 @@ TEST(WorkflowEndToEnd, FilesGiveTheReferencePredictions) {
     io::check_plan_matches(plan, w.onnx, compiled);
     const auto eval = io::load_eval_keys_file(dir / "keys" / io::kEvalKeysFile, true, plan.eval_keys_bytes);
     std::vector<std::size_t> steps;
+    std::size_t units = 0, units_total = 0;
     io::JobOptions jopt;
     jopt.model_id = plan.model_id();
     jopt.progress = [&](const io::JobProgress& p) {
         EXPECT_EQ(p.steps, compiled.steps.size());
         EXPECT_GE(p.remaining, 0);
-        steps.push_back(p.step);
+        EXPECT_GE(p.units, units);  // units only grow, steps are reported once each
+        units = p.units, units_total = p.units_total;
+        if (steps.empty() || steps.back() != p.step) steps.push_back(p.step);
     };
     const auto job = io::infer_batch_file(compiled, eval, dir / "batch", dir / "result", jopt);
     EXPECT_EQ(job.samples, samples);
     EXPECT_EQ(job.result_bytes, fs::file_size(dir / "result"));
     EXPECT_EQ(steps.size(), compiled.steps.size() + 1);
     EXPECT_EQ(steps.back(), compiled.steps.size());
+    EXPECT_GT(units_total, 0u);
+    EXPECT_EQ(units, units_total);  // the last report: every unit run
     EXPECT_EQ(job.result.source, job.batch.checksum);  // the result names the batch it answers
 
     // Client: decrypt and compare with the plaintext reference on the same inputs.

@@ -40,6 +40,10 @@ struct RunOptions {
     // After each step: its index and record (the fields the simulator predicts, measured,
     // and the bytes written to spill files).
     std::function<void(std::size_t step, const StepRecord&)> progress{};
+    // After each wave: the units run so far and in all. A depth-first order (schedule.h)
+    // finishes its first step near the end of the run, so steps say little about how far
+    // a long run is; units do (and a caller can stop between waves by throwing).
+    std::function<void(std::size_t units_done, std::size_t units_total)> waves{};
     int input_level = -1;         // provider form: the inputs' level (−1: the top level)
     // Several ranks evaluating the plan together (ranks.h): this rank computes its units of
     // each wave (he::Partition) and sends the outputs to the ranks that read them; rank 0

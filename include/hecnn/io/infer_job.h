@@ -25,13 +25,14 @@
 namespace hecnn::io {
 
 struct JobProgress {
-    std::size_t step = 0, steps = 0;  // step 0: inputs loaded, nothing evaluated yet
+    std::size_t step = 0, steps = 0;  // steps finished in plan order (step 0: nothing evaluated yet)
+    std::size_t units = 0, units_total = 0;  // units run (he::RunOptions::waves): how far the run is
     double elapsed = 0;               // seconds since the evaluation started
-    double remaining = 0;             // estimate: the simulator's prediction of the steps left,
-                                      // scaled by measured / predicted so far
+    double remaining = 0;             // estimate: before any unit has run, the simulator's
+                                      // prediction; then the elapsed time extrapolated by units
 };
 
-// Thrown when JobOptions::cancelled answers true (checked after each step).
+// Thrown when JobOptions::cancelled answers true (checked after each wave of units).
 class JobCancelled : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
