@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "container.h"
 #include "hecnn/ckks/evaluator.h"
@@ -21,6 +22,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+namespace fs = std::filesystem;
 
 }  // namespace
 
@@ -77,6 +80,8 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
                                                            : he::choose_execution_plan(plan, *ctx, rates, so);
     const he::Plan& run_plan = chosen.plan;
     const auto& pred = chosen.prediction;
+    r.predicted_spill_disk_bytes = spill_disk_bytes(pred, *ctx);
+    check_spill_space(r.predicted_spill_disk_bytes, so.exec.spill_dir);
     r.recomputed_first_layer = chosen.recomputed;
     r.predicted_peak_bytes = pred.peak_bytes;
     r.predicted_seconds = pred.seconds;
@@ -145,6 +150,28 @@ JobResult infer_batch_file(const he::Plan& plan, const EvalKeys& keys, const std
     r.result = writer.commit(opt.replace_result);
     r.result_bytes = r.result.file_bytes;
     return r;
+}
+
+void check_spill_space(std::size_t need_bytes, const fs::path& spill_dir) {
+    const auto need = static_cast<double>(need_bytes);
+    if (need == 0) return;
+    const fs::path dir = spill_dir.empty() ? fs::temp_directory_path() : spill_dir;
+    std::error_code ec;
+    const auto space = fs::space(dir, ec);
+    if (ec) return;  // the runtime reports an unusable directory itself
+    if (need > static_cast<double>(space.available))
+        throw std::runtime_error("this run would spill up to " + human_bytes(need) + " to " + dir.string() + " at once, which has " +
+                                 human_bytes(static_cast<double>(space.available)) +
+                                 " free: give it a larger --memory budget, or a --spill-dir on a disk with room");
+}
+
+std::size_t spill_disk_bytes(const he::Prediction& pred, const ckks::Context& ctx) {
+    if (!pred.max_spilled_bytes) return 0;
+    // Files keep residues at their bit length (he::serialized_bytes); a level-1
+    // ciphertext's ratio is the largest but level 0's when q_0 is the widest prime.
+    const int l = std::min(1, ctx.max_level());
+    const double ratio = static_cast<double>(he::serialized_bytes(ctx, l, 2)) / static_cast<double>(he::Schedule::bytes(l, 2, ctx.n()));
+    return static_cast<std::size_t>(std::ceil(1.05 * ratio * static_cast<double>(pred.max_spilled_bytes)));
 }
 
 std::string step_report(const JobResult& r) {

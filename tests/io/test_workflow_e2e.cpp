@@ -120,8 +120,11 @@ TEST(WorkflowEndToEnd, TheJobSpillsIntoItsSpillDirectoryUnderItsBudget) {
     io::JobOptions o;
     o.exec.memory = spilling_budget(compiled, a.plan);
     o.exec.spill_dir = a.dir / "spills";
-    std::size_t most_files = 0;
-    o.progress = [&](const io::JobProgress&) { most_files = std::max(most_files, files_below(o.exec.spill_dir)); };
+    std::size_t most_files = 0, most_bytes = 0;
+    o.progress = [&](const io::JobProgress&) {
+        most_files = std::max(most_files, files_below(o.exec.spill_dir));
+        most_bytes = std::max(most_bytes, bytes_below(o.exec.spill_dir));
+    };
     const auto job = io::infer_batch_file(compiled, a.eval, a.dir / "batch", a.dir / "result", o);
     EXPECT_EQ(job.memory_budget, o.exec.memory);
     EXPECT_GT(most_files, 0u) << "no spill file seen in " << o.exec.spill_dir;
@@ -137,6 +140,19 @@ TEST(WorkflowEndToEnd, TheJobSpillsIntoItsSpillDirectoryUnderItsBudget) {
         spilled += job.steps[i].spill_bytes;
     }
     EXPECT_GT(spilled, 0u);
+    // The disk the job was checked for covers what its spill files held at once (seen
+    // after every wave).
+    EXPECT_GT(most_bytes, 0u);
+    EXPECT_GE(job.predicted_spill_disk_bytes, most_bytes);
+    // A spill directory without that much room is refused before the run, saying why.
+    const auto free_bytes = fs::space(o.exec.spill_dir.parent_path()).available;
+    EXPECT_NO_THROW(io::check_spill_space(free_bytes / 2, o.exec.spill_dir.parent_path()));
+    try {
+        io::check_spill_space(free_bytes + (std::size_t{1} << 30), o.exec.spill_dir.parent_path());
+        ADD_FAILURE() << "a spill larger than the free space was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("--spill-dir"), std::string::npos) << e.what();
+    }
     const std::string report = io::step_report(job);
     EXPECT_EQ(static_cast<std::size_t>(std::count(report.begin(), report.end(), '\n')), compiled.steps.size() + 2);  // header, steps, total
     // The default budget is resolved by the job, once: it reports bytes.

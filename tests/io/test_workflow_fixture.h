@@ -65,6 +65,14 @@ inline std::size_t files_below(const fs::path& dir) {
     return n;
 }
 
+inline std::size_t bytes_below(const fs::path& dir) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator{}; it.increment(ec))
+        if (it->is_regular_file(ec)) n += it->file_size(ec);
+    return n;
+}
+
 // A budget under which a job of `compiled` at the plan's parameters (inputs read on
 // demand, as infer_batch_file does) spills but still runs: the largest sixteenth of the
 // unbudgeted peak for which the simulator — whose schedule the runtime follows — has

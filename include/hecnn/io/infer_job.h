@@ -16,6 +16,7 @@
 #include "hecnn/he/execution.h"
 #include "hecnn/he/plan.h"
 #include "hecnn/he/ranks.h"
+#include "hecnn/he/simulator.h"
 #include "hecnn/he/step_record.h"
 #include "hecnn/he/rates.h"
 #include "hecnn/io/batch_file.h"
@@ -71,6 +72,7 @@ struct JobResult {
     // included (predicted_first_touch_seconds of it), and the rates it used.
     double predicted_seconds = 0, predicted_first_touch_seconds = 0;
     std::size_t predicted_peak_bytes = 0;  // for the caller's he::WarmMemory
+    std::size_t predicted_spill_disk_bytes = 0;  // spill_disk_bytes of the prediction: checked free before the run
     std::string rates_source;
     bool recomputed_first_layer = false;  // the plan run recomputed its first layer (he/recompute.h)
     BatchInfo batch, result;  // result: rank 0's (the other ranks write none)
@@ -82,6 +84,14 @@ struct JobResult {
     // that ran (the same steps; step_report prints them side by side).
     std::vector<he::StepRecord> steps, predicted_steps;
 };
+
+// The disk a prediction's spill needs at once, in file bytes (an upper estimate: the
+// prediction counts in-memory bytes, files hold residues at their bit length).
+// infer_batch_file refuses a run whose spill directory has less free space, before it starts.
+std::size_t spill_disk_bytes(const he::Prediction& pred, const ckks::Context& ctx);
+// Throws std::runtime_error (saying what to do) if `spill_dir` (empty: the temporary
+// directory) has less than need_bytes free. A run that fills its disk fails hours in.
+void check_spill_space(std::size_t need_bytes, const std::filesystem::path& spill_dir);
 
 // The measured steps of a job next to the predicted ones, one line per step: time, the
 // ratio, held and peak memory, spill written (measured and predicted). For a long run
