@@ -11,6 +11,7 @@
 #include "preprocessing_options.h"
 #include "hecnn/he/compiler.h"
 #include "hecnn/he/memory.h"
+#include "hecnn/he/network.h"
 #include "hecnn/io/planner.h"
 #include "hecnn/io/onnx.h"
 #include "hecnn/io/plan_file.h"
@@ -29,7 +30,25 @@ struct PlanOptions {
     bool no_lazy = false;
     he::PoolSteps pools = he::PoolSteps::Auto;
     nn::PreprocessingOverride preprocessing;
+    std::vector<int> ranks;                 // --ranks: predict R ranks (he::predict_ranks)
+    std::vector<std::string> nets;          // empty: he::Network's default
+    std::string net_latency;                // empty: he::Network's default
 };
+
+// A usage error before the (long) planning when a --net or --net-latency value is garbage.
+template <double (*parse)(std::string_view)>
+CLI::Validator network_check(const char* name) {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            try {
+                parse(text);
+                return {};
+            } catch (const std::invalid_argument& e) {
+                return e.what();
+            }
+        },
+        "", name);
+}
 
 void run_plan(const PlanOptions& o) {
     io::PlanRequest req;
@@ -61,6 +80,12 @@ void run_plan(const PlanOptions& o) {
     }
 
     std::fputs(io::plan_report(made, req, o.model).c_str(), stdout);
+    if (!o.ranks.empty()) {
+        std::vector<he::Network> nets;
+        for (const auto& n : o.nets) nets.push_back(he::Network::parse(n, o.net_latency));
+        if (nets.empty()) nets.push_back(he::Network::parse({}, o.net_latency));
+        std::fputs(io::ranks_report(made, req, o.ranks, nets).c_str(), stdout);
+    }
     const auto& in = planned.ranges.front();
 
     if (!o.json.empty()) {
@@ -125,6 +150,15 @@ void add_plan(CLI::App& app) {
     cmd->add_option("--threads", o->threads, "Threads the time prediction assumes")->capture_default_str();
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
     add_pools_option(cmd, o->pools);
+    cmd->add_option("--ranks", o->ranks,
+                    "Also predict the plan run by R MPI ranks (`mpirun -np R hecnn infer`), one per machine, each with --threads and "
+                    "--memory: a list, e.g. 1,2,4,8,16,32,64 (time, speedup, per-rank peak memory, bytes exchanged; docs/MPI.md)")
+        ->delimiter(',')->check(CLI::Range(1, 65536))->type_name("R,...");
+    const he::Network net;  // the defaults
+    cmd->add_option("--net", o->nets, "With --ranks: the network between the machines, each rank's link per direction, a list: 10Gbit, 100Gbit/s, 800Mbit, … (default: " + net.name() + ")")
+        ->delimiter(',')->check(network_check<&he::Network::parse_bandwidth>("BANDWIDTH"))->type_name("BANDWIDTH,...");
+    cmd->add_option("--net-latency", o->net_latency, "With --ranks: the time per message on top of its bytes: 20us, 2us, 1.5ms, 0 (default: " + net.latency_name() + ", MPI over TCP)")
+        ->check(network_check<&he::Network::parse_latency>("LATENCY"))->type_name("LATENCY");
     cmd->add_option("--json", o->json, "Write the plan and prediction as JSON");
     cmd->add_option("--out", o->out, "Write the plan file PLAN.json for `hecnn keygen` and `hecnn serve` (calibrate on the data it will see: --calib)");
     cmd->callback([o] { run_plan(*o); });

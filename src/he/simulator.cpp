@@ -71,6 +71,8 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
     p.input_ciphertexts = static_cast<std::size_t>(plan.input_count);
 
     p.steps = sch.steps();  // the memory fields; the rest is predicted here
+    p.unit_seconds.assign(sch.units().size(), 0.0);
+    p.action_seconds.assign(sch.actions().size(), 0.0);
     for (std::size_t si = 0; si < plan.steps.size(); ++si) {
         const Step& st = plan.steps[si];
         StepRecord& sp = p.steps[si];
@@ -86,7 +88,8 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
             sp.min_scale = std::min(sp.min_scale, s), sp.max_scale = std::max(sp.max_scale, s);
         };
         if (st.kind == Step::Kind::Square) {
-            for (std::size_t i = 0; i < st.outputs.size(); ++i) {
+            for (std::size_t ui : units_of[si]) {
+                const auto i = static_cast<std::size_t>(sch.units()[ui].item);
                 // A product reads both operands at the lower one's level, its scale is
                 // s_x·s_y (the schedule drops the higher one unless another consumer still
                 // needs its limbs; then the runtime's copy is a slight underestimate here).
@@ -95,11 +98,11 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
                 ++sp.squares;
                 if (st.lazy_relin) {  // multiply only: size 3 at l, scale s_x·s_y, NTT form
                     produce(st.outputs[i], scale[x] * scale[y]);
-                    sp.seconds += rates.square_ms * cost.ntt(l) * 1e-3;
+                    p.unit_seconds[ui] = rates.square_ms * cost.ntt(l) * 1e-3;
                 } else {
                     produce(st.outputs[i], scale[x] * scale[y] / q(l));
                     ++sp.relins, ++sp.rescales;
-                    sp.seconds += rates.square_relin_rescale_ms * cost.ntt(l) * 1e-3;
+                    p.unit_seconds[ui] = rates.square_relin_rescale_ms * cost.ntt(l) * 1e-3;
                 }
             }
             continue;
@@ -120,42 +123,70 @@ Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rat
                 if (it == cls.end()) cls.push_back(k), cnt.push_back(1);
                 else ++cnt[static_cast<std::size_t>(it - cls.begin())];
             }
+            double& seconds = p.unit_seconds[ui];
             for (std::size_t k = 0; k < cls.size(); ++k) {
                 sp.macs += cnt[k] * O;
-                sp.seconds += cost.linear_ms(cnt[k], O, cls[k].first, cls[k].second) * 1e-3;
+                seconds += cost.linear_ms(cnt[k], O, cls[k].first, cls[k].second) * 1e-3;
             }
             // Per output: adding the partial sums (into a split group's running sums), and
             // at the end relinearisation + rescale of the size-3 sum at l+2 and the final
             // rescale at l+1 (inside the linear call when it is one class of size-2 inputs).
             const auto adds = static_cast<double>(O) * static_cast<double>(cls.size() - (un.split() ? 0 : 1));
-            sp.seconds += rates.mac_ms * adds * cost.lin(l + 1, 2) * 1e-3;
+            seconds += rates.mac_ms * adds * cost.lin(l + 1, 2) * 1e-3;
             if (!un.last()) continue;
             bool hi = false;
             for (int w : g.inputs) hi = hi || size[w] == 3;
             if (hi) {
                 sp.relins += O, sp.rescales += O;
-                sp.seconds += static_cast<double>(O) * (rates.relin_ms * cost.ntt(l + 2) + rates.rescale_ms * cost.lin(l + 2, 2)) * 1e-3;
+                seconds += static_cast<double>(O) * (rates.relin_ms * cost.ntt(l + 2) + rates.rescale_ms * cost.lin(l + 2, 2)) * 1e-3;
             }
             sp.rescales += O;
-            sp.seconds += static_cast<double>(O) * rates.rescale_ms * cost.lin(l + 1, 2) * 1e-3;
+            seconds += static_cast<double>(O) * rates.rescale_ms * cost.lin(l + 1, 2) * 1e-3;
             for (int w : g.outputs) produce(w, delta);
         }
     }
 
-    // Memory: the schedule's decisions and their cost.
-    for (const Action& a : sch.actions()) {
-        if (a.kind == Action::Kind::Drop)  // (counted by the schedule)
-            p.steps[static_cast<std::size_t>(a.step)].seconds += rates.copy_ms * cost.lin(a.level, size[a.wire]) * 1e-3;
+    // Memory: the schedule's decisions and their cost, action by action (each wire's level
+    // followed through its drops and loads, as the schedule counts its bytes).
+    const double ref_bytes = static_cast<double>(Schedule::bytes(rates.limbs - 1, 2, std::size_t{1} << rates.log_n));
+    // Spill traffic at the rate of one reference ciphertext (∝ bytes), over the threads.
+    auto spill_seconds = [&](int lvl, int w) {
+        return rates.spill_ms * static_cast<double>(Schedule::bytes(lvl, size[w], N)) / ref_bytes * 1e-3 / exec.threads * rates.threads;
+    };
+    std::vector<char> fetched(static_cast<std::size_t>(plan.input_count), exec.lazy_inputs ? 0 : 1);
+    std::vector<int> cur = level;
+    for (std::size_t ai = 0; ai < sch.actions().size(); ++ai) {
+        const Action& a = sch.actions()[ai];
+        double& s = p.action_seconds[ai];
+        switch (a.kind) {
+            case Action::Kind::Drop: s = rates.copy_ms * cost.lin(a.level, size[a.wire]) * 1e-3, cur[a.wire] = a.level; break;
+            case Action::Kind::Spill: s = spill_seconds(cur[a.wire], a.wire); break;
+            case Action::Kind::Load:
+                if (a.wire < plan.input_count && !fetched[static_cast<std::size_t>(a.wire)]) {
+                    // A lazy input fetched from the provider: an uploaded seeded ciphertext at
+                    // the top level, checksummed, unpacked and expanded.
+                    fetched[static_cast<std::size_t>(a.wire)] = 1;
+                    s = rates.input_ms * cost.lin(top, 2) * 1e-3;
+                } else {
+                    s = spill_seconds(a.level, a.wire);
+                }
+                cur[a.wire] = a.level;
+                break;
+            case Action::Kind::Free:
+            case Action::Kind::Run: break;
+        }
     }
-    for (std::size_t si = 0; si < plan.steps.size(); ++si) {
-        StepRecord& sp = p.steps[si];
-        // Lazy inputs fetched from the provider (the schedule counts them): an uploaded
-        // seeded ciphertext at the top level each, checksummed, unpacked and expanded.
-        sp.seconds += rates.input_ms * cost.lin(top, 2) * 1e-3 * static_cast<double>(sp.input_loads);
-        // Spill traffic at the rate of one reference ciphertext (∝ bytes).
-        const double ref_bytes = static_cast<double>(Schedule::bytes(rates.limbs - 1, 2, std::size_t{1} << rates.log_n));
-        sp.seconds += rates.spill_ms * static_cast<double>(sp.spill_bytes + sp.load_bytes) / ref_bytes * 1e-3 / exec.threads * rates.threads;
-        p.macs += sp.macs, p.squares += sp.squares, p.relins += sp.relins, p.rescales += sp.rescales, p.seconds += sp.seconds;
+    for (std::size_t ai = 0; ai < sch.actions().size(); ++ai) {
+        const Action& a = sch.actions()[ai];
+        if (a.kind != Action::Kind::Run) {
+            p.steps[static_cast<std::size_t>(a.step)].seconds += p.action_seconds[ai], p.seconds += p.action_seconds[ai];
+            continue;
+        }
+        for (std::size_t ui = a.first; ui < a.last; ++ui)
+            p.steps[static_cast<std::size_t>(a.step)].seconds += p.unit_seconds[ui], p.seconds += p.unit_seconds[ui];
+    }
+    for (const StepRecord& sp : p.steps) {
+        p.macs += sp.macs, p.squares += sp.squares, p.relins += sp.relins, p.rescales += sp.rescales;
         p.spill_bytes += sp.spill_bytes, p.load_bytes += sp.load_bytes;
     }
     p.peak_bytes = sch.peak_bytes();

@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "hecnn/he/scaling.h"
 #include "hecnn/io/format.h"
 #include "hecnn/io/onnx.h"
 
@@ -114,6 +115,35 @@ std::string plan_report(const ModelPlan& made, const PlanRequest& r, const std::
                 human_bytes(static_cast<double>(pred.input_bytes)).c_str(), human_bytes(static_cast<double>(pred.input_bytes_seeded)).c_str(),
                 pred.output_ciphertexts, human_bytes(static_cast<double>(pred.output_bytes)).c_str());
 
+    return out;
+}
+
+std::string ranks_report(const ModelPlan& made, const PlanRequest& r, std::span<const int> ranks, std::span<const he::Network> nets) {
+    std::vector<int> rs{1};
+    for (int k : ranks)
+        if (k != 1) rs.push_back(k);
+    he::SimulateOptions so;
+    so.exec = r.server;
+    so.exec.memory = made.prediction.memory_budget;  // resolved once, by make_plan
+    const auto preds = he::predict_ranks(made.planned.compiled.plan, *made.context, made.rates, so, rs, nets);
+    const double batch = static_cast<double>(made.file.batch);
+    std::string out;
+    appendf(out, "\nranks       predicted for R ranks, one per machine, each with %d thread(s) and a budget of %s; the plan as compiled "
+                 "(ranks do not recompute the first layer); bulk synchronous: each wave computed, then its outputs exchanged, no overlap; "
+                 "exchange = max(bytes out, bytes in) / bandwidth + messages x %s, per rank, the slowest rank's; one-unit: compute in waves of a single unit (a one-group layer, a split group's part), on one rank whatever R\n",
+            r.server.threads, made.prediction.memory_budget.describe().c_str(), nets.front().latency_name().c_str());
+    appendf(out, "%5s %-12s %12s %12s %8s %12s %12s %12s %14s %12s %12s\n", "R", "network", "time/batch", "time/image", "speedup", "compute",
+            "(one-unit)", "exchange", "peak mem/rank", "spill/rank", "exchanged");
+    for (std::size_t i = 0; i < preds.size(); ++i) {
+        const auto& p = preds[i];
+        const auto& base = preds[i % nets.size()];  // R = 1 on the same network
+        std::size_t spill = 0;
+        for (const auto& k : p.rank) spill = std::max(spill, k.spill_bytes);
+        appendf(out, "%5d %-12s %12s %12s %7.2fx %12s %12s %12s %14s %12s %12s\n", p.ranks, p.net.name().c_str(), human_ms(p.seconds * 1e3).c_str(),
+                human_ms(p.seconds * 1e3 / batch).c_str(), p.seconds > 0 ? base.seconds / p.seconds : 0.0, human_ms(p.compute_seconds * 1e3).c_str(),
+                human_ms(p.single_unit_seconds * 1e3).c_str(), human_ms(p.exchange_seconds * 1e3).c_str(), human_bytes(static_cast<double>(p.peak_bytes)).c_str(),
+                human_bytes(static_cast<double>(spill)).c_str(), human_bytes(static_cast<double>(p.bytes_exchanged)).c_str());
+    }
     return out;
 }
 

@@ -17,6 +17,7 @@
 #include "cli/subprocess.h"
 #include "hecnn/he/compiler.h"
 #include "hecnn/he/partition.h"
+#include "hecnn/he/scaling.h"
 #include "io/test_workflow_fixture.h"
 
 namespace hecnn::test {
@@ -158,9 +159,19 @@ TEST_F(Mpirun, TwoRanksWriteTheOneProcessResultAndSendThePredictedBytes) {
         wires += he::serialized_bytes(*w.eval.ctx, w.cli_plan.wire_level(x, w.batch.level), w.cli_plan.wire_size[x]);
     EXPECT_LT(pred.total(), wires);
     EXPECT_GT(pred.total(), 0u);
+    // And what the simulator of R ranks (he::predict_ranks, `hecnn plan --ranks`) counts.
+    he::SimulateOptions so;
+    so.input_level = w.batch.level;
+    so.exec = {.memory = he::MemoryBudget::unlimited(), .threads = 1, .lazy_inputs = true};
+    const int R[] = {2};
+    const he::Network net;
+    const auto scaled = he::predict_ranks(w.cli_plan, *w.eval.ctx, he::Rates::defaults(), so, R, std::span(&net, 1));
+    ASSERT_EQ(scaled.size(), 1u);
+    ASSERT_EQ(scaled[0].rank.size(), 2u);
     for (int k = 0; k < 2; ++k) {
         EXPECT_EQ(sent[k].first, pred.sent[k]) << "rank " << k << ": measured vs he::predict_exchange";
         EXPECT_EQ(sent[k].second, pred.sent[k]) << "rank " << k << ": the prediction printed";
+        EXPECT_EQ(sent[k].first, scaled[0].rank[k].sent_bytes) << "rank " << k << ": measured vs he::predict_ranks";
     }
 }
 

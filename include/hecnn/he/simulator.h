@@ -44,6 +44,11 @@ struct Prediction {
     double cold_first_touch_seconds = 0;  // what the first run of a process would add (warm_bytes 0)
     std::size_t max_spilled_bytes = 0;    // on disk at once (in-memory bytes; files are ~bits/64 of it)
     double seconds = 0;
+    // The time of each unit of the schedule (Schedule::units) and of each of its actions
+    // (Schedule::actions: a load, spill or drop; 0 for a Run, whose units carry it): what
+    // steps[].seconds and seconds (before the first touch) add up, in action order.
+    // predict_ranks (scaling.h) shares them out over ranks.
+    std::vector<double> unit_seconds, action_seconds;
 };
 
 Prediction simulate(const Plan& plan, const ckks::Context& ctx, const Rates& rates, const SimulateOptions& opt);
