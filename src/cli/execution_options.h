@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "hecnn/io/json.h"
+
 #include <map>
 #include <string>
 
@@ -49,6 +51,6 @@ inline CLI::Option* add_pools_option(CLI::App* cmd, he::PoolSteps& pools) {
 }
 
 // In JSON reports: the bytes, or null when unlimited.
-inline nlohmann::json budget_json(const he::MemoryBudget& m) { return m.is_unlimited() ? nlohmann::json(nullptr) : nlohmann::json(m.bytes()); }
+using io::budget_json;
 
 }  // namespace hecnn::cli

@@ -7,6 +7,7 @@
 
 #include "hecnn/he/scaling.h"
 #include "hecnn/io/format.h"
+#include "hecnn/io/json.h"
 #include "hecnn/io/onnx.h"
 
 namespace hecnn::io {
@@ -116,6 +117,55 @@ std::string plan_report(const ModelPlan& made, const PlanRequest& r, const std::
                 pred.output_ciphertexts, human_bytes(static_cast<double>(pred.output_bytes)).c_str());
 
     return out;
+}
+
+nlohmann::json plan_json(const ModelPlan& made, const std::string& model_label) {
+    const auto& planned = made.planned;
+    const auto& plan = planned.compiled.plan;
+    const auto& ch = planned.compiled.choice;
+    const auto& ctx = made.context;
+    const auto& rates = made.rates;
+    const auto& pred = made.prediction;
+    const double cold_seconds = pred.seconds + pred.cold_first_touch_seconds;  // the first run touches its memory first
+    const std::size_t batch = made.file.batch;
+    const auto& in = planned.ranges.front();
+    nlohmann::json j;
+    j["model"] = model_label;
+    j["parameters"] = {{"log_n", ch.literal.log_n},
+                       {"data_prime_bits", ch.literal.data_prime_bits},
+                       {"special_prime_bits", ch.literal.special_prime_bits},
+                       {"log_scale", ch.literal.log_scale},
+                       {"log_qp", ch.log_qp},
+                       {"max_log_qp_128", ch.max_log_qp},
+                       {"secure_128", ctx->secure_128()},
+                       {"explain", ch.explain}};
+    j["pools"] = planned.compiled.pools;
+    const auto& pp = planned.preprocessing;
+    j["preprocessing"] = {{"scale", pp.scale}, {"mean", pp.mean}, {"std", pp.std}, {"classes", pp.classes}};
+    j["calibration"] = planned.calib_source;
+    j["inputs"] = {{"max_abs", in.max_abs}, {"headroom_bits", in.headroom_bits}};
+    j["depth"] = plan.depth;
+    j["batch"] = batch;
+    j["rates"] = {{"source", rates.source}, {"threads", rates.threads}};
+    auto steps = nlohmann::json::array();
+    for (std::size_t i = 0; i < pred.steps.size(); ++i) {
+        const auto& s = pred.steps[i];
+        steps.push_back({{"kind", s.kind}, {"name", s.name}, {"level", s.level}, {"size", s.size}, {"log2_scale", std::log2(s.min_scale)},
+                         {"outputs", s.outputs}, {"groups", plan.steps[i].groups.size()}, {"live", s.live}, {"live_bytes", s.live_bytes},
+                         {"peak_bytes", s.peak_bytes}, {"macs", s.macs}, {"squares", s.squares}, {"relins", s.relins},
+                         {"rescales", s.rescales}, {"drops", s.drops}, {"lazy_relin", plan.steps[i].lazy_relin},
+                         {"spilled", s.spilled}, {"spill_bytes", s.spill_bytes}, {"load_bytes", s.load_bytes},
+                         {"seconds", s.seconds}, {"max_abs", planned.ranges.at(i + 1).max_abs},
+                         {"headroom_bits", planned.ranges.at(i + 1).headroom_bits}});
+    }
+    j["steps"] = steps;
+    j["totals"] = {{"macs", pred.macs}, {"squares", pred.squares}, {"relins", pred.relins}, {"rescales", pred.rescales},
+                   {"memory_budget", budget_json(pred.memory_budget)}, {"peak_bytes", pred.peak_bytes}, {"spill_bytes", pred.spill_bytes},
+                   {"load_bytes", pred.load_bytes}, {"max_spilled_bytes", pred.max_spilled_bytes}, {"depth_first", pred.depth_first}, {"seconds", pred.seconds}, {"cold_seconds", cold_seconds},
+                   {"seconds_per_image", pred.seconds / batch},
+                   {"input_ciphertexts", pred.input_ciphertexts}, {"input_bytes", pred.input_bytes},
+                   {"input_bytes_seeded", pred.input_bytes_seeded}, {"output_bytes", pred.output_bytes}};
+    return j;
 }
 
 std::string ranks_report(const ModelPlan& made, const PlanRequest& r, std::span<const int> ranks, std::span<const he::Network> nets) {

@@ -7,6 +7,8 @@
 #include <span>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "hecnn/he/network.h"
 #include "hecnn/io/planner.h"
 
@@ -14,6 +16,9 @@ namespace hecnn::io {
 
 // `request` is the one make_plan was given; `model_label` names the model (its path).
 std::string plan_report(const ModelPlan& made, const PlanRequest& request, const std::string& model_label);
+// The same plan and prediction as JSON (`hecnn plan --json`): parameters, preprocessing,
+// calibration, one object per step and the totals.
+nlohmann::json plan_json(const ModelPlan& made, const std::string& model_label);
 
 // The plan spread over R ranks (he::predict_ranks, one rank per machine, each with the
 // request's threads and the budget of the prediction), for each R of `ranks` (R = 1 added
