@@ -31,6 +31,8 @@ py::dict status_dict(std::size_t k, std::size_t batches, const server::JobStatus
     d["state"] = server::to_string(s.state);
     d["step"] = s.step;
     d["steps"] = s.steps;
+    d["units"] = s.units;              // how far the job is: units run of units_total
+    d["units_total"] = s.units_total;
     d["elapsed"] = s.elapsed;
     d["remaining"] = s.remaining;
     d["server_seconds"] = s.server_seconds;        // a finished job's run time

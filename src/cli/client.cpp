@@ -63,9 +63,9 @@ void run_client(const ClientOptions& o) {
     server::RemoteCallbacks cb;
     cb.uploaded = [&](std::size_t k) { ProgressBar("upload " + batches[k].filename().string(), 1).update(1); };
     cb.status = [&](std::size_t k, const server::JobStatus& s) {
-        if (!s.steps) return;
-        if (!bar) bar.emplace("infer  " + batches[k].filename().string(), s.steps, "layers");
-        bar->update(s.state == server::JobState::done ? s.steps : s.step, "", s.remaining);
+        if (!s.progress_total()) return;
+        if (!bar) bar.emplace("infer  " + batches[k].filename().string(), s.progress_total(), s.units_total ? "units" : "layers");
+        bar->update(s.progress_done(), "", s.remaining);
     };
     cb.done = [&](const server::RemoteJob& r, std::size_t k) {
         bar.reset();

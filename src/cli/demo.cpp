@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "format.h"
 #include "preprocessing_options.h"
@@ -161,8 +162,12 @@ void run_demo(const DemoOptions& o) {
     const double upload_s = since(t);
     server::JobStatus st;
     {
-        ProgressBar bar("[6/7] infer  ", plan.depth ? compiled.plan.steps.size() : 1, "layers");
-        st = client.wait(session, job, [&](const server::JobStatus& s) { bar.update(s.state == server::JobState::done ? s.steps : s.step, "", s.remaining); }, 0.2);
+        std::optional<ProgressBar> bar;  // once the server says how many units
+        st = client.wait(session, job, [&](const server::JobStatus& s) {
+            if (!s.progress_total()) return;
+            if (!bar) bar.emplace("[6/7] infer  ", s.progress_total(), s.units_total ? "units" : "layers");
+            bar->update(s.progress_done(), "", s.remaining);
+        }, 0.2);
     }
     if (st.state != server::JobState::done) throw std::runtime_error("the encrypted inference failed on the server: " + st.error);
     t = Clock::now();

@@ -27,7 +27,7 @@ struct PlanOptions {
     he::MemoryBudget memory;
     int log_n = 0, threads = 1;
     double scale_bits = 40;
-    bool no_lazy = false;
+    bool no_lazy = false, insecure = false;
     he::PoolSteps pools = he::PoolSteps::Auto;
     nn::PreprocessingOverride preprocessing;
     std::vector<int> ranks;                 // --ranks: predict R ranks (he::predict_ranks)
@@ -60,6 +60,8 @@ void run_plan(const PlanOptions& o) {
     req.pipeline.params.batch = o.batch;
     req.pipeline.params.log_n = o.log_n;
     req.pipeline.params.scale_bits = o.scale_bits;
+    req.pipeline.params.insecure_test_only_allow_below_128_bits = o.insecure;
+    if (o.insecure) req.pipeline.params.min_log_n = 1;
     req.server.threads = o.threads;
     req.server.memory = o.memory;  // resolved once, recorded in the plan file
     req.server.lazy_inputs = true;  // a server reads the uploaded batch as the schedule needs it (he::InputProvider)
@@ -103,6 +105,9 @@ void add_plan(CLI::App& app) {
     cmd->add_option("--rates", o->rates, "Kernel rates for the prediction: a file of `hecnn bench rates --out` or `hecnn bench ckks --json` (default: this machine's, measured by `hecnn bench rates`, else built-in)");
     cmd->add_option("--threads", o->threads, "Threads the time prediction assumes")->capture_default_str();
     cmd->add_flag("--no-lazy-relin", o->no_lazy, "Never defer relinearisation");
+    cmd->add_flag("--insecure-test-params", o->insecure,
+                  "Allow parameters below 128-bit security (tests and scaled-down rehearsals only: keygen, encrypt, infer and decrypt "
+                  "then need the same flag)");
     add_pools_option(cmd, o->pools);
     cmd->add_option("--ranks", o->ranks,
                     "Also predict the plan run by R MPI ranks (`mpirun -np R hecnn infer`), one per machine, each with --threads and "

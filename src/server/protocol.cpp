@@ -30,7 +30,8 @@ std::string get_text(const nlohmann::json& j, const char* key) {
 
 nlohmann::json to_json(const JobStatus& s) {
     return {{"job", s.id},         {"state", to_string(s.state)},   {"samples", s.samples},
-            {"step", s.step},      {"steps", s.steps},              {"elapsed_seconds", s.elapsed},
+            {"step", s.step},      {"steps", s.steps},              {"units", s.units},  {"units_total", s.units_total},
+            {"elapsed_seconds", s.elapsed},
             {"remaining_seconds", s.remaining}, {"server_seconds", s.server_seconds}, {"predicted_seconds", s.predicted_seconds},
             {"result_bytes", s.result_bytes},   {"error", s.error}};
 }
@@ -46,6 +47,9 @@ JobStatus job_status_from_json(const nlohmann::json& j) {
     s.samples = get_count(j, "samples");
     s.step = get_count(j, "step");
     s.steps = get_count(j, "steps");
+    s.units = get_count_or(j, "units", 0);  // (absent from an older server's answers)
+    s.units_total = get_count_or(j, "units_total", 0);
+    if (s.units > s.units_total) throw std::runtime_error("the server answered " + std::to_string(s.units) + " of " + std::to_string(s.units_total) + " units");
     s.elapsed = get_real(j, "elapsed_seconds");
     s.remaining = get_real(j, "remaining_seconds");
     s.server_seconds = get_real(j, "server_seconds");

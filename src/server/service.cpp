@@ -414,7 +414,7 @@ void Service::run_job(Session& s, Job& j) {
         io::JobOptions jo;
         jo.progress = [&](const io::JobProgress& p) {
             std::lock_guard lk(mu_);
-            j.st.step = p.step, j.st.steps = p.steps, j.st.elapsed = p.elapsed, j.st.remaining = p.remaining;
+            j.st.step = p.step, j.st.steps = p.steps, j.st.units = p.units, j.st.units_total = p.units_total, j.st.elapsed = p.elapsed, j.st.remaining = p.remaining;
         };
         jo.cancelled = [&] {
             std::lock_guard lk(mu_);

@@ -87,3 +87,21 @@ def test_decrypt_compares_with_the_plaintext_model(model, plan, keys, tmp_path):
                                           "--reference", bad, "--insecure-test-params"]], capture_output=True, text=True)
     assert p.returncode != 0 and "scores per image" in p.stderr
     assert not (tmp_path / "q.csv").exists()
+
+
+def test_cli_plan_insecure_test_params(model, tmp_path):
+    # `hecnn plan --insecure-test-params` makes the small ring a scaled-down rehearsal needs;
+    # the whole command-line path runs on it and agrees with the plaintext model.
+    args = ["plan", model[0], "--batch", BATCH, "--log-n", 11, "--mean", MEAN, "--std", STD, "--calib", "fashion-mnist", "--calib-samples", 32]
+    p = subprocess.run([str(a) for a in [HECNN_EXE, *args]], capture_output=True, text=True)
+    assert p.returncode != 0 and "128-bit" in p.stderr  # without the flag: refused, saying why
+    out = run_cli(*args, "--insecure-test-params", "--out", tmp_path / "plan.json")
+    assert "N=2^11" in out and "INSECURE" in out
+    run_cli("keygen", "--plan", tmp_path / "plan.json", "--out", tmp_path / "keys", "--insecure-test-params")
+    run_cli("encrypt", "--keys", tmp_path / "keys", "--images", "fashion-mnist", "--limit", BATCH, "--out", tmp_path / "b.hecnn",
+            "--insecure-test-params")
+    run_cli("infer", "--model", model[0], "--eval-keys", tmp_path / "keys" / "eval.keys", "--in", tmp_path / "b.hecnn", "--out",
+            tmp_path / "r.hecnn", "--insecure-test-params")
+    run_cli("decrypt", "--keys", tmp_path / "keys", "--in", tmp_path / "r.hecnn", "--out", tmp_path / "p.csv", "--insecure-test-params")
+    images = read_idx_images("t10k-images-idx3-ubyte.gz", BATCH)
+    assert_matches(read_scores(tmp_path / "p.csv", 10), reference(model[1], images))

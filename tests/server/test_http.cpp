@@ -32,8 +32,13 @@ TEST_F(HttpTest, ClientRoundTripGivesTheReferencePredictions) {
     const auto st = c.wait(sid, jid, [&](const server::JobStatus& s) {
         ++seen;
         EXPECT_LE(s.step, s.steps);
+        EXPECT_LE(s.units, s.units_total);
+        EXPECT_LE(s.progress_done(), s.progress_total());
     }, 0.05);
     ASSERT_EQ(st.state, JobState::done) << st.error;
+    // A finished job reports every unit run (the progress the client's bar shows).
+    EXPECT_GT(st.units_total, 0u);
+    EXPECT_EQ(st.units, st.units_total);
     EXPECT_GE(seen, 1u);
     const std::size_t n = c.download(sid, jid, alice.dir / "result");
     EXPECT_EQ(n, fs::file_size(alice.dir / "result"));

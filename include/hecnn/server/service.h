@@ -81,7 +81,13 @@ struct JobStatus {
     std::string id;
     JobState state = JobState::queued;
     std::size_t samples = 0;
-    std::size_t step = 0, steps = 0;      // progress of a running job
+    std::size_t step = 0, steps = 0;      // progress of a running job: steps finished in plan order
+    // Units run of all (he::RunOptions::waves): in a depth-first run the first step finishes
+    // near the end, so this, not `step`, says how far the job is (0 of 0: not reported).
+    std::size_t units = 0, units_total = 0;
+    // For a progress bar: units when the server reports them, else steps.
+    std::size_t progress_total() const { return units_total ? units_total : steps; }
+    std::size_t progress_done() const { return state == JobState::done ? progress_total() : units_total ? units : step; }
     double elapsed = 0, remaining = 0;    // seconds
     double server_seconds = 0;            // a finished job's run time
     double predicted_seconds = 0;         // the simulator's figure for it (this machine's rates)
