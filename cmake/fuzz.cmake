@@ -62,11 +62,13 @@ hecnn_fuzz_target(fuzz_onnx hecnn_io)
 hecnn_fuzz_target(fuzz_idx hecnn_io)
 hecnn_fuzz_target(fuzz_cifar10 hecnn_io)
 hecnn_fuzz_target(fuzz_image hecnn_io)
-# The workflow's files: plan JSON, evaluation-key bundle, batch/result files, and the
+# The workflow's files: plan JSON, evaluation-key bundle, batch/result files, the client's
+# predictions files (decrypt/eval --out, decrypt --reference), and the
 # service's answers as the client reads them (src/server/protocol.h).
 hecnn_fuzz_target(fuzz_plan hecnn_io PkgConfig::SODIUM nlohmann_json::nlohmann_json)
 hecnn_fuzz_target(fuzz_eval_keys hecnn_io PkgConfig::SODIUM)
 hecnn_fuzz_target(fuzz_batch hecnn_io PkgConfig::SODIUM)
+hecnn_fuzz_target(fuzz_predictions hecnn_io)
 hecnn_fuzz_target(fuzz_service_answer hecnn_server nlohmann_json::nlohmann_json)
 
 # Seed corpus generator (not a fuzz target: a plain instrumented program).

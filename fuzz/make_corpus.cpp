@@ -24,6 +24,7 @@
 #include "hecnn/io/batch_file.h"
 #include "hecnn/io/keyset.h"
 #include "hecnn/io/plan_file.h"
+#include "hecnn/io/predictions.h"
 
 using namespace hecnn;
 using namespace hecnn::fuzz;
@@ -356,6 +357,24 @@ void workflow_files(const ckks::ContextPtr& secure_ctx) {
     info.source.fill(0xab);
     io::write_batch(tmp, *ctx, info, std::span<const ckks::Ciphertext>(full));
     seed("fuzz_batch", "result", framed(V, read_all(tmp)));
+
+    // Predictions: mode (bit 0: JSON) ‖ the file write_predictions writes; each reads back.
+    io::Predictions p;
+    p.classes = {"T-shirt/top", "a \"quoted\", name"};
+    p.names = {"fashion-mnist test #0", "scan, 2"};
+    p.labels = {1, -1};
+    p.scores = {0.125, -3.5e-7, 1e300, -0.0};
+    p.outputs = 2;
+    for (const bool json : {false, true}) {
+        const fs::path f = scratch_dir() / (json ? "p.json" : "p.csv");
+        io::write_predictions(f, p, "seed", true);
+        (void)io::read_predictions(f);
+        seed("fuzz_predictions", json ? "json" : "csv", framed(json ? 1 : 0, read_all(f)));
+    }
+    p.labels.clear(), p.classes.clear();
+    const fs::path f = scratch_dir() / "bare.csv";
+    io::write_predictions(f, p, "seed", true);
+    seed("fuzz_predictions", "csv-bare", framed(0, read_all(f)));
 }
 
 }  // namespace
